@@ -1,0 +1,49 @@
+"""The Typer application and the one place where library errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ecluse.errors import EcluseError
+
+__all__ = ["app", "console", "err_console", "handle_errors"]
+
+app = typer.Typer(
+    name="ecluse",
+    help="Move a medical lab's patient data under a signed scope, encrypted end to end, "
+    "deleted with proof afterwards.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Translate an :class:`EcluseError` into its message, its hint and its exit code.
+
+    Messages of the library never carry patient values, so they can be printed as they are.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except EcluseError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+            if exc.hint:
+                err_console.print(f"[yellow]what to do:[/] {escape(exc.hint)}", highlight=False)
+            sys.exit(exc.exit_code)
+
+    return wrapper
