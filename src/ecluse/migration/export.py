@@ -1,0 +1,192 @@
+"""Extraction and packaging: scoped rows → FHIR R4 → NDJSON → age, in one streaming pass.
+
+Plaintext exists only in memory: each worker process maps the rows of its range of
+patients to FHIR resources, serialises them with orjson and pushes the bytes straight into
+an age encrypting writer, whose ciphertext is hashed as it reaches the disk. One worker per
+core; each writes its own ``<Type>.<n>.ndjson.age`` files (Bulk Data allows a type to be
+split across files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from ecluse.crypto import age
+from ecluse.errors import PackageError
+from ecluse.formats import fhir
+from ecluse.legacy import reader
+from ecluse.migration.package import PackageFile
+
+__all__ = ["ExportResult", "export_streams"]
+
+_FLUSH = 1 << 20
+_DUMPS = orjson.dumps
+_NL = orjson.OPT_APPEND_NEWLINE
+
+
+class _HashingFile:
+    """Write-through file that hashes and counts what reaches the disk."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self._f.write(data)
+
+    def flush(self) -> None:
+        self._f.flush()
+
+
+class _Stream:
+    """One output stream of one resource type: a buffer, a counter, an optional encryption."""
+
+    def __init__(self, path: Path, rtype: str, recipients: list[str] | None) -> None:
+        self.path = path
+        self.type = rtype
+        self.count = 0
+        self.buf: list[bytes] = []
+        self.pending = 0
+        self._file = path.open("xb")
+        self._hash = _HashingFile(self._file)
+        self._sink: Any = age.encrypt_to(self._hash, recipients) if recipients else self._hash
+
+    def add(self, line: bytes) -> None:
+        self.buf.append(line)
+        self.count += 1
+        self.pending += len(line)
+        if self.pending >= _FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buf:
+            self._sink.write(b"".join(self.buf))
+            self.buf.clear()
+            self.pending = 0
+
+    def close(self) -> PackageFile:
+        self.flush()
+        if self._sink is not self._hash:
+            self._sink.close()
+        self._file.flush()
+        self._file.close()
+        return PackageFile(name=self.path.name, type=self.type, count=self.count,
+                           sha256=self._hash.sha.hexdigest(), size=self._hash.size)
+
+
+def _worker(source: str, query: reader.LegacyQuery, id_range: tuple[int, int], part: int, out_dir: str,
+            recipients: list[str] | None, types: tuple[str, ...], suffix: str,
+            counter: Any) -> list[PackageFile]:
+    conn = reader.connect(Path(source))
+    streams = {t: _Stream(Path(out_dir) / f"{t}.{part}.{suffix}", t, recipients) for t in types}
+    pat = streams.get("Patient")
+    sr = streams.get("ServiceRequest")
+    spm = streams.get("Specimen")
+    obs = streams.get("Observation")
+    dr = streams.get("DiagnosticReport")
+    done = 0
+    try:
+        for patient, requests in reader.iter_groups(conn, query, id_range):
+            if pat is not None:
+                pat.add(_DUMPS(fhir.patient(patient), option=_NL))
+            for req, results in requests:
+                if sr is not None:
+                    sr.add(_DUMPS(fhir.service_request(req), option=_NL))
+                if spm is not None:
+                    spm.add(_DUMPS(fhir.specimen(req), option=_NL))
+                if obs is not None:
+                    for res in results:
+                        obs.add(_DUMPS(fhir.observation(res), option=_NL))
+                if dr is not None:
+                    dr.add(_DUMPS(fhir.diagnostic_report(req, [r.id for r in results] if obs else []),
+                                  option=_NL))
+            done += 1
+            if done % 2000 == 0 and counter is not None:
+                with counter.get_lock():
+                    counter.value += 2000
+        if counter is not None:
+            with counter.get_lock():
+                counter.value += done % 2000
+        return [s.close() for s in streams.values()]
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    files: tuple[PackageFile, ...]
+    seconds: float
+
+
+def export_streams(source: Path, query: reader.LegacyQuery, out_dir: Path, *,
+                   recipients: list[str] | None, types: tuple[str, ...], workers: int,
+                   total_patients: int, progress: Callable[[int, int], None] | None = None) -> ExportResult:
+    """Write the scoped data of ``source`` into ``out_dir`` as (encrypted) NDJSON streams.
+
+    ``recipients=None`` writes plain NDJSON: used only by the benchmark baseline, never by
+    the procedure. On any failure ``out_dir`` is removed whole.
+    """
+    start = time.perf_counter()
+    conn = reader.connect(source)
+    try:
+        ranges = reader.split_ranges(conn, workers)
+    finally:
+        conn.close()
+    out_dir.mkdir(mode=0o700)
+    suffix = "ndjson.age" if recipients else "ndjson"
+    try:
+        if workers == 1 or len(ranges) <= 1:
+            files = [f for i, r in enumerate(ranges, 1) for f in
+                     _worker(str(source), query, r, i, str(out_dir), recipients, types, suffix, None)]
+            if progress:
+                progress(total_patients, total_patients)
+        else:
+            ctx = mp.get_context("fork")
+            counter = ctx.Value("q", 0)
+            with ProcessPoolExecutor(max_workers=len(ranges), mp_context=ctx,
+                                     initializer=_set_counter, initargs=(counter,)) as pool:
+                futures = [pool.submit(_worker_with_counter, str(source), query, r, i, str(out_dir),
+                                       recipients, types, suffix) for i, r in enumerate(ranges, 1)]
+                while not all(f.done() for f in futures):
+                    time.sleep(0.1)
+                    if progress:
+                        progress(min(counter.value, total_patients), total_patients)
+                files = [f for fut in futures for f in fut.result()]
+            if progress:
+                progress(total_patients, total_patients)
+    except BaseException as exc:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise PackageError(f"export failed while writing the package ({type(exc).__name__})",
+                               hint="check free disk space and permissions of the staging area; "
+                               "nothing was kept") from exc
+        raise
+    order = {t: i for i, t in enumerate(fhir.RESOURCE_TYPES)}
+    files.sort(key=lambda f: (order[f.type], f.name))
+    return ExportResult(tuple(files), time.perf_counter() - start)
+
+
+_COUNTER: Any = None
+
+
+def _set_counter(counter: Any) -> None:
+    global _COUNTER
+    _COUNTER = counter
+
+
+def _worker_with_counter(*args: Any) -> list[PackageFile]:
+    return _worker(*args, _COUNTER)
+

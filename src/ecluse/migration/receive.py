@@ -1,0 +1,275 @@
+"""Receiving a package: verify, decrypt, validate, import atomically, sign a receipt.
+
+Order matters: the manifest signature is checked against the sender's pinned key, then
+every file's size and SHA-256, and only then is anything decrypted. Decrypted resources
+are validated and counted as they stream into a temporary place inside the target; the
+import becomes visible by one rename (NDJSON directory) or one transaction (SQLite). On any
+failure the temporary place is removed: nothing is imported, no plaintext is left behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ecluse.crypto import age, minisign
+from ecluse.errors import (
+    DecryptionError,
+    ImportConflictError,
+    NoIdentityMatchError,
+    PackageError,
+)
+from ecluse.formats import fhir
+from ecluse.formats.records import Patient, Request, Result
+from ecluse.migration.package import Manifest, PackageFile, check_files, load_manifest
+
+__all__ = ["ReceiveResult", "receipt_comment", "receive_package", "write_receipt"]
+
+RECEIPT_FORMAT = "ecluse-receipt/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveResult:
+    manifest: Manifest
+    counts: dict[str, int]
+    target: Path
+    seconds: float
+
+
+def _iter_lines(package_dir: Path, pf: PackageFile, identities: list[str]) -> Iterator[tuple[int, bytes]]:
+    with (package_dir / pf.name).open("rb") as raw, age.open_decrypt(raw, identities) as dec:
+        rest = b""
+        line_no = 0
+        for chunk in dec.iter_chunks():
+            data = rest + chunk if rest else chunk
+            lines = data.split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                line_no += 1
+                yield line_no, line
+        if rest:
+            line_no += 1
+            yield line_no, rest
+
+
+def _check_file_to(package_dir: str, pf: PackageFile, identities: list[str], out: str | None) -> int:
+    """Decrypt and validate one file; write its lines to ``out`` (inside the target) if given."""
+    pdir = Path(package_dir)
+    name = pf.name.removesuffix(".age")
+    count = 0
+    sink = open(out, "xb") if out else None  # noqa: SIM115 - closed in finally
+    try:
+        buf: list[bytes] = []
+        for line_no, line in _iter_lines(pdir, pf, identities):
+            res = fhir.parse_ndjson_line(line, file=name, line_no=line_no)
+            fhir.validate_resource(res, pf.type, file=name, line_no=line_no)
+            count += 1
+            if sink is not None:
+                buf.append(line)
+                buf.append(b"\n")
+                if len(buf) >= 4096:
+                    sink.write(b"".join(buf))
+                    buf.clear()
+        if sink is not None and buf:
+            sink.write(b"".join(buf))
+    finally:
+        if sink is not None:
+            sink.close()
+    if count != pf.count:
+        raise PackageError(f"{name}: holds {count} resources, the manifest says {pf.count}",
+                           hint="the package is inconsistent; ask the sender to export again")
+    return count
+
+
+def _run_parallel(tasks: list[tuple[Any, ...]], workers: int) -> list[int]:
+    if workers <= 1 or len(tasks) <= 1:
+        return [_check_file_to(*t) for t in tasks]
+    ctx = mp.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_check_file_to, *t) for t in tasks]
+        return [f.result() for f in futures]
+
+
+def receive_package(package_dir: Path, *, identities: list[str], sender_keys: list[minisign.PublicKey],
+                    target: Path, workers: int = 2,
+                    progress: Callable[[str], None] | None = None) -> ReceiveResult:
+    """Verify and import ``package_dir`` into ``target`` (a directory, or a ``.db``/``.sqlite`` file)."""
+    start = time.perf_counter()
+    if not package_dir.is_dir():
+        raise PackageError(f"no package directory at {package_dir}",
+                           hint="give the directory that holds manifest.json")
+    manifest = load_manifest(package_dir, sender_keys)
+    if progress:
+        progress("manifest signature verified")
+    check_files(package_dir, manifest)
+    if progress:
+        progress("file hashes and sizes verified")
+    # Wrong key: fail before any plaintext is produced.
+    for pf in manifest.files[:1]:
+        with (package_dir / pf.name).open("rb") as raw:
+            try:
+                age.open_decrypt(raw, identities).close()
+            except NoIdentityMatchError as exc:
+                raise NoIdentityMatchError(
+                    f"package {manifest.package_id} is not encrypted to the given identity",
+                    hint="use the age identity whose recipient the mandate names") from exc
+    is_db = target.suffix in (".db", ".sqlite", ".sqlite3")
+    try:
+        if is_db:
+            counts = _import_sqlite(package_dir, manifest, identities, target)
+        else:
+            counts = _import_directory(package_dir, manifest, identities, target, workers)
+    except DecryptionError as exc:
+        raise PackageError(f"package {manifest.package_id}: a file cannot be decrypted: it was altered "
+                           f"or truncated after signing, or the signature check was bypassed",
+                           hint="nothing was imported; ask the sender to export again") from exc
+    if progress:
+        progress("decrypted, validated and imported")
+    return ReceiveResult(manifest, counts, target, time.perf_counter() - start)
+
+
+# --- FHIR NDJSON directory ---------------------------------------------------------------
+
+def _import_directory(package_dir: Path, manifest: Manifest, identities: list[str], target: Path,
+                      workers: int) -> dict[str, int]:
+    target.mkdir(parents=True, exist_ok=True)
+    final = target / manifest.package_id
+    if final.exists():
+        raise ImportConflictError(f"the target already holds package {manifest.package_id}",
+                                  hint="a package is imported once; nothing was changed")
+    tmp = target / f".partial-{manifest.package_id}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(mode=0o700)
+    try:
+        tasks = [(str(package_dir), pf, identities, str(tmp / pf.name.removesuffix(".age")))
+                 for pf in manifest.files]
+        got = _run_parallel(tasks, workers)
+        counts: dict[str, int] = {}
+        for pf, n in zip(manifest.files, got, strict=True):
+            counts[pf.type] = counts.get(pf.type, 0) + n
+        bulk = {
+            "transactionTime": manifest.created,
+            "request": f"ecluse:package/{manifest.package_id}",
+            "requiresAccessToken": False,
+            "output": [{"type": pf.type, "url": pf.name.removesuffix(".age"), "count": pf.count}
+                       for pf in manifest.files],
+            "error": [],
+        }
+        (tmp / "manifest.json").write_bytes(orjson.dumps(bulk, option=orjson.OPT_INDENT_2))
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return counts
+
+
+# --- SQLite target -------------------------------------------------------------------------
+
+def _columns(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+_TABLES: dict[str, type] = {"patients": Patient, "requests": Request, "results": Result}
+
+
+def _target_schema(conn: sqlite3.Connection) -> None:
+    for table, cls in _TABLES.items():
+        cols = ", ".join(f"{c} TEXT" + (" PRIMARY KEY" if c == "id" else "") for c in _columns(cls))
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+    conn.execute("CREATE TABLE IF NOT EXISTS ecluse_imports (package_id TEXT PRIMARY KEY, "
+                 "manifest_sha256 TEXT NOT NULL, imported_at TEXT NOT NULL, counts TEXT NOT NULL)")
+
+
+def _import_sqlite(package_dir: Path, manifest: Manifest, identities: list[str],
+                   target: Path) -> dict[str, int]:
+    conn = sqlite3.connect(target, isolation_level=None)
+    try:
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("BEGIN IMMEDIATE")
+        _target_schema(conn)
+        if conn.execute("SELECT 1 FROM ecluse_imports WHERE package_id = ?",
+                        (manifest.package_id,)).fetchone():
+            raise ImportConflictError(f"the target already holds package {manifest.package_id}",
+                                      hint="a package is imported once; nothing was changed")
+        by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in fhir.RESOURCE_TYPES}
+        counts: dict[str, int] = {}
+        for pf in manifest.files:
+            name = pf.name.removesuffix(".age")
+            n = 0
+            for line_no, line in _iter_lines(package_dir, pf, identities):
+                res = fhir.parse_ndjson_line(line, file=name, line_no=line_no)
+                fhir.validate_resource(res, pf.type, file=name, line_no=line_no)
+                by_type[pf.type].append(res)
+                n += 1
+            if n != pf.count:
+                raise PackageError(f"{name}: holds {n} resources, the manifest says {pf.count}")
+            counts[pf.type] = counts.get(pf.type, 0) + n
+        specimens = {r["id"]: r for r in by_type["Specimen"]}
+        reports = {r["id"]: r for r in by_type["DiagnosticReport"]}
+        rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
+        for rec in fhir.records_from_resources(by_type["Patient"], by_type["ServiceRequest"],
+                                               specimens, reports, by_type["Observation"]):
+            table = ("patients" if isinstance(rec, Patient)
+                     else "requests" if isinstance(rec, Request) else "results")
+            rows[table].append(tuple(asdict(rec).values()))
+        for table, cls in _TABLES.items():
+            cols = _columns(cls)
+            try:
+                conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                                 f"({', '.join('?' * len(cols))})", rows[table])
+            except sqlite3.IntegrityError as exc:
+                raise ImportConflictError(f"the target already holds some {table} of package "
+                                          f"{manifest.package_id}",
+                                          hint="nothing was imported; check which package brought "
+                                          "them with 'SELECT * FROM ecluse_imports'") from exc
+        conn.execute("INSERT INTO ecluse_imports VALUES (?, ?, datetime('now'), ?)",
+                     (manifest.package_id, manifest.sha256, orjson.dumps(counts).decode()))
+        conn.execute("COMMIT")
+        return counts
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
+
+
+# --- receipt -------------------------------------------------------------------------------
+
+def receipt_comment(package_id: str, manifest_sha256: str) -> str:
+    return f"ecluse-receipt package={package_id} manifest={manifest_sha256}"
+
+
+def write_receipt(result: ReceiveResult, signer: minisign.SecretKey, *, signer_email: str,
+                  out: Path, now: datetime) -> Path:
+    """Write ``out`` (JSON) and ``out.minisig``, signed by the receiving person."""
+    m = result.manifest
+    doc = {
+        "format": RECEIPT_FORMAT, "package_id": m.package_id, "migration_id": m.migration_id,
+        "manifest_sha256": m.sha256, "mandate_sha256": m.mandate_sha256,
+        "files": [{"name": f.name, "sha256": f.sha256, "count": f.count} for f in m.files],
+        "counts": result.counts, "received_at": now.isoformat(),
+        "receiver": {"email": signer_email, "key_id": signer.public_key().key_id_hex},
+    }
+    data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    sig = minisign.sign(signer, data, trusted_comment=receipt_comment(m.package_id, m.sha256),
+                        untrusted_comment=f"receipt signed by {signer_email}")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(data)
+    sig_path = out.with_name(out.name + ".minisig")
+    sig_tmp = sig_path.with_name(sig_path.name + ".tmp")
+    sig_tmp.write_text(sig)
+    tmp.replace(out)
+    sig_tmp.replace(sig_path)
+    return out
+
