@@ -17,8 +17,9 @@ from ecluse.migration.demo import STEPS, DemoReport, run_demo
 
 
 def _bar() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True)
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=True)
 
 
 @app.command()

@@ -12,6 +12,7 @@ Each request gives three resources: ``ServiceRequest/<id>``, ``Specimen/<id>`` a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
@@ -74,11 +75,7 @@ _V2_STATUS: Final = {"final": "F", "preliminary": "P", "corrected": "C", "regist
 _DR_STATUS: Final = {"final": "final", "partial": "partial", "corrected": "corrected"}
 
 
-def _num(text: str) -> int | float:
-    """A canonical decimal string as a JSON number (``"13.2"`` → 13.2, ``"7"`` → 7)."""
-    if "." in text or "e" in text or "E" in text:
-        return float(text)
-    return int(text)
+_JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 def _numtext(value: Any) -> str:
@@ -209,59 +206,59 @@ def diagnostic_report(r: Request, result_ids: Iterable[str]) -> dict[str, Any]:
 
 
 def observation(o: Result) -> dict[str, Any]:
-    code: dict[str, Any] = {}
-    if o.loinc:
-        code["coding"] = [{"system": LOINC, "code": o.loinc}]
-    if o.label:
-        code["text"] = o.label
     res: dict[str, Any] = {
         "resourceType": "Observation", "id": o.id,
         "status": _OBS_STATUS.get(o.status or "F", "final"),
-        "category": _OBS_CAT, "code": code,
-        "subject": _ref("Patient", o.patient_id),
-        "basedOn": [_ref("ServiceRequest", o.request_id)],
-        "specimen": _ref("Specimen", o.request_id),
+        "category": _OBS_CAT,
+        "code": ({"coding": [{"system": LOINC, "code": o.loinc}], "text": o.label} if o.loinc and o.label
+                 else _code(o)),
+        "subject": {"reference": "Patient/" + o.patient_id},
+        "basedOn": [{"reference": "ServiceRequest/" + o.request_id}],
+        "specimen": {"reference": "Specimen/" + o.request_id},
     }
     if o.observed_at:
         res["effectiveDateTime"] = o.observed_at
-    if o.value is not None:
-        if o.value_type == "NM":
-            q: dict[str, Any] = {"value": _num(o.value)}
-            if o.unit:
-                q["unit"] = o.unit
-                q["system"] = UCUM
-                q["code"] = o.unit
-            res["valueQuantity"] = q
+    value = o.value
+    unit = o.unit
+    if value is not None:
+        if o.value_type == "NM" and _JSON_NUMBER.fullmatch(value):
+            res["valueQuantity"] = ({"value": orjson.Fragment(value), "unit": unit, "system": UCUM, "code": unit}
+                                    if unit else {"value": orjson.Fragment(value)})
         elif o.value_type == "CE":
-            res["valueCodeableConcept"] = {"text": o.value}
+            res["valueCodeableConcept"] = {"text": value}
         else:
-            res["valueString"] = o.value
+            res["valueString"] = value
     if o.flag:
         res["interpretation"] = [{"coding": [{"system": _INTERP, "code": o.flag}]}]
     if o.ref_low is not None or o.ref_high is not None:
         rr: dict[str, Any] = {}
         if o.ref_low is not None:
-            rr["low"] = _quantity(o.ref_low, o.unit)
+            rr["low"] = _quantity(o.ref_low, unit)
         if o.ref_high is not None:
-            rr["high"] = _quantity(o.ref_high, o.unit)
+            rr["high"] = _quantity(o.ref_high, unit)
         res["referenceRange"] = [rr]
-    ext = []
     if o.category:
-        ext.append({"url": _CATEGORY, "valueCode": o.category})
-    if ext:
-        res["extension"] = ext
+        res["extension"] = [{"url": _CATEGORY, "valueCode": o.category}]
     if o.comment:
         res["note"] = [{"text": o.comment}]
     return res
 
 
+def _code(o: Result) -> dict[str, Any]:
+    code: dict[str, Any] = {}
+    if o.loinc:
+        code["coding"] = [{"system": LOINC, "code": o.loinc}]
+    if o.label:
+        code["text"] = o.label
+    return code
+
+
 def _quantity(value: str, unit: str | None) -> dict[str, Any]:
-    q: dict[str, Any] = {"value": _num(value)}
+    if not _JSON_NUMBER.fullmatch(value):
+        raise FormatError("reference range bound is not a decimal number", field="referenceRange")
     if unit:
-        q["unit"] = unit
-        q["system"] = UCUM
-        q["code"] = unit
-    return q
+        return {"value": orjson.Fragment(value), "unit": unit, "system": UCUM, "code": unit}
+    return {"value": orjson.Fragment(value)}
 
 
 # --- validation on receive ------------------------------------------------------------

@@ -29,7 +29,6 @@ from ecluse.migration.package import PackageFile
 
 __all__ = ["ExportResult", "export_streams"]
 
-_FLUSH = 1 << 20
 _DUMPS = orjson.dumps
 _NL = orjson.OPT_APPEND_NEWLINE
 
@@ -58,27 +57,15 @@ class _Stream:
         self.path = path
         self.type = rtype
         self.count = 0
-        self.buf: list[bytes] = []
-        self.pending = 0
         self._file = path.open("xb")
         self._hash = _HashingFile(self._file)
         self._sink: Any = age.encrypt_to(self._hash, recipients) if recipients else self._hash
 
-    def add(self, line: bytes) -> None:
-        self.buf.append(line)
-        self.count += 1
-        self.pending += len(line)
-        if self.pending >= _FLUSH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.buf:
-            self._sink.write(b"".join(self.buf))
-            self.buf.clear()
-            self.pending = 0
+    def extend(self, lines: list[bytes]) -> None:
+        self.count += len(lines)
+        self._sink.write(b"".join(lines))
 
     def close(self) -> PackageFile:
-        self.flush()
         if self._sink is not self._hash:
             self._sink.close()
         self._file.flush()
@@ -92,31 +79,41 @@ def _worker(source: str, query: reader.LegacyQuery, id_range: tuple[int, int], p
             counter: Any) -> list[PackageFile]:
     conn = reader.connect(Path(source))
     streams = {t: _Stream(Path(out_dir) / f"{t}.{part}.{suffix}", t, recipients) for t in types}
-    pat = streams.get("Patient")
-    sr = streams.get("ServiceRequest")
-    spm = streams.get("Specimen")
-    obs = streams.get("Observation")
-    dr = streams.get("DiagnosticReport")
+    # Local buffers per type, appended to without a call per resource; flushed every few
+    # thousand lines into the encrypting stream.
+    want = {t: t in streams for t in fhir.RESOURCE_TYPES}
+    bufs: dict[str, list[bytes]] = {t: [] for t in fhir.RESOURCE_TYPES}
+    pat_b, sr_b, spm_b, obs_b, dr_b = (bufs[t] for t in fhir.RESOURCE_TYPES)
+    w_pat, w_sr, w_spm, w_obs, w_dr = (want[t] for t in fhir.RESOURCE_TYPES)
+    m_pat, m_sr, m_spm, m_obs, m_dr = (fhir.patient, fhir.service_request, fhir.specimen, fhir.observation,
+                                       fhir.diagnostic_report)
     done = 0
     try:
         for patient, requests in reader.iter_groups(conn, query, id_range):
-            if pat is not None:
-                pat.add(_DUMPS(fhir.patient(patient), option=_NL))
+            if w_pat:
+                pat_b.append(_DUMPS(m_pat(patient), option=_NL))
             for req, results in requests:
-                if sr is not None:
-                    sr.add(_DUMPS(fhir.service_request(req), option=_NL))
-                if spm is not None:
-                    spm.add(_DUMPS(fhir.specimen(req), option=_NL))
-                if obs is not None:
+                if w_sr:
+                    sr_b.append(_DUMPS(m_sr(req), option=_NL))
+                if w_spm:
+                    spm_b.append(_DUMPS(m_spm(req), option=_NL))
+                if w_obs:
                     for res in results:
-                        obs.add(_DUMPS(fhir.observation(res), option=_NL))
-                if dr is not None:
-                    dr.add(_DUMPS(fhir.diagnostic_report(req, [r.id for r in results] if obs else []),
-                                  option=_NL))
+                        obs_b.append(_DUMPS(m_obs(res), option=_NL))
+                if w_dr:
+                    dr_b.append(_DUMPS(m_dr(req, [r.id for r in results] if w_obs else []), option=_NL))
             done += 1
-            if done % 2000 == 0 and counter is not None:
-                with counter.get_lock():
-                    counter.value += 2000
+            if done % 500 == 0:
+                for t, buf in bufs.items():
+                    if buf:
+                        streams[t].extend(buf)
+                        buf.clear()
+                if done % 2000 == 0 and counter is not None:
+                    with counter.get_lock():
+                        counter.value += 2000
+        for t, buf in bufs.items():
+            if buf:
+                streams[t].extend(buf)
         if counter is not None:
             with counter.get_lock():
                 counter.value += done % 2000

@@ -86,7 +86,7 @@ def _req(table: dict[str, Any], key: str, where: str, kind: type | tuple[type, .
         raise MandateError(f"mandate field '{where}{key}' is missing",
                            hint="see docs/mandate.md for the fields a mandate must have")
     value = table[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise MandateError(f"mandate field '{where}{key}' has the wrong type",
                            hint="see docs/mandate.md for the type of each field")
     return value
