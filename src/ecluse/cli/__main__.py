@@ -1,0 +1,5 @@
+"""``python -m ecluse.cli``."""
+
+from ecluse.cli import main
+
+main()
