@@ -14,7 +14,7 @@ from ecluse.crypto import age, minisign
 from ecluse.identity.people import register_person
 from ecluse.legacy import synth
 from ecluse.migration import procedure
-from ecluse.migration.demo import _mandate_text
+from ecluse.migration.demo import mandate_text
 from ecluse.migration.mandate import sign_mandate
 from ecluse.migration.workspace import Actor, Workspace, init_workspace
 
@@ -58,7 +58,7 @@ class World:
     def write_mandate(self, name: str = "mandate.toml", *, edit: Callable[[str], str] = lambda t: t,
                       sign: bool = True, expires: datetime | None = None, patients: int = 300) -> Path:
         path = self.root / name
-        text = _mandate_text(recipient=self.recipient, sites=self.sites,
+        text = mandate_text(recipient=self.recipient, sites=self.sites,
                              expires=expires or NOW + timedelta(days=30), patients=patients)
         path.write_text(edit(text))
         if sign:

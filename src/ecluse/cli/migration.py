@@ -119,6 +119,21 @@ def mandate_sign(mandate: Path, key: KeyOpt, passphrase_file: PassOpt = None) ->
     console.print(f"signed: {out} (verifiable with: minisign -Vm {mandate} -p CONTROLLER.pub)")
 
 
+@mandate_app.command("template")
+@handle_errors
+def mandate_template(
+    recipient: Annotated[str, typer.Option(help="The recipient's age public key (age1...).")],
+    site: Annotated[list[str], typer.Option(help="A lab site's FINESS (repeat for several).")],
+) -> None:
+    """Print a mandate to edit: every field, safe defaults (no free text, no sensitive category)."""
+    from datetime import timedelta
+
+    from ecluse.migration.demo import mandate_text
+
+    typer.echo(mandate_text(recipient=recipient, sites=site, expires=now() + timedelta(days=30), patients=1000,
+                            categories=()), nl=False)
+
+
 @mandate_app.command("check")
 @handle_errors
 def mandate_check(mandate: Path, controller_key: Annotated[Path, typer.Option(help="Controller's .pub")]) -> None:

@@ -55,7 +55,10 @@ class DemoReport:
     package_bytes: int = 0
 
 
-def _mandate_text(*, recipient: str, sites: list[str], expires: datetime, patients: int) -> str:
+def mandate_text(*, recipient: str, sites: list[str], expires: datetime, patients: int,
+                 categories: tuple[str, ...] = ("drug_monitoring", "pregnancy")) -> str:
+    """A mandate in TOML: the demo's, and the template of 'ecluse mandate template'."""
+    cats = ", ".join(f'"{c}"' for c in categories)
     quoted = ", ".join(f'"{s}"' for s in sites)
     return f'''# Mandate: the scope the lab signs. See docs/mandate.md.
 version = 1
@@ -85,7 +88,7 @@ period = {{ start = 2019-01-01, end = 2024-12-31 }}
 resource_types = ["Patient", "ServiceRequest", "Specimen", "Observation", "DiagnosticReport"]
 patient_fields = ["ins", "names", "sex", "birth_date", "birth_place"]
 free_text = false
-sensitive_categories = ["drug_monitoring", "pregnancy"]
+sensitive_categories = [{cats}]
 
 [scope.ceiling]
 patients = {max(patients, 10)}
@@ -181,7 +184,7 @@ def run_demo(root: Path, *, patients: int, seed: int = 1, until: str = "closed",
     conn.close()
     sites = all_sites[: max(1, len(all_sites) - 3)]  # three sites of the group stay out
     mandate_path = root / "mandate.toml"
-    mandate_path.write_text(_mandate_text(recipient=recipient, sites=sites,
+    mandate_path.write_text(mandate_text(recipient=recipient, sites=sites,
                                           expires=now + timedelta(days=30), patients=patients))
     ctl_key = minisign.SecretKey.from_file(*secret_keys["controller"])
     sign_mandate(mandate_path, ctl_key)
