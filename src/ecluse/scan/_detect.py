@@ -1,0 +1,682 @@
+"""Detectors: candidates by compiled regular expressions, then validation, then context.
+
+The fast path: each detector is one compiled expression run over the whole text in C; Python code
+runs only for candidates. Dates, blood groups and Vitale numbers are searched only next to their
+keywords or in their column, never everywhere, because dates and short codes are dense in lab data.
+
+Confidence follows the cloud DLP services (prior-art.md §3):
+
+* a checksum alone (1 random number in 97 passes) gives a *medium* score, below the default 0.5;
+* a label (column header, JSON key, XML tag, ``key=``/``key :``) naming the kind, a keyword
+  within a window, a structured position (HL7 PID, HPRIM P record) or identity fields on the
+  same record raise it;
+* a label naming something else (invoice, SIRET, sample id...) lowers it;
+* a column where nearly every NIR-shaped value passes the key is an identifier column (density).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ecluse.scan._lexicon import (
+    CLINICAL_TERMS,
+    DECOY_LABELS,
+    IDENTITY_WORDS,
+    KEYWORDS,
+    ROLE_MAILBOXES,
+    SENSITIVE_LOINC,
+)
+
+__all__ = ["Detector", "Hit", "nir_key_ok", "strip_accents"]
+
+IDENTITY_KINDS = frozenset({"nir", "ins", "vitale", "birth_date", "listed_term", "email", "phone_fr"})
+
+
+@dataclass(slots=True)
+class Hit:
+    start: int
+    end: int
+    kind: str
+    confidence: float
+    excerpt: str
+    value: str
+    """Normalised value, used only for the keyed fingerprint; never leaves the scanner."""
+    detail: str = ""
+
+
+def strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _kw_regex(words: Sequence[str]) -> re.Pattern[str]:
+    norm = sorted({strip_accents(w.lower()).replace("_", " ") for w in words}, key=len, reverse=True)
+    short = [re.escape(w) for w in norm if len(w.strip()) <= 3]
+    long = [re.escape(w) for w in norm if len(w.strip()) > 3]
+    parts = []
+    if long:
+        parts.append(r"(?<![a-z0-9])(?:" + "|".join(long) + ")")
+    if short:
+        parts.append(r"(?<![a-z0-9])(?:" + "|".join(short) + r")(?![a-z0-9])")
+    return re.compile("|".join(parts))
+
+
+_KW = {kind: _kw_regex(words) for kind, words in KEYWORDS.items()}
+_DECOY = _kw_regex(DECOY_LABELS)
+_IDENTITY = _kw_regex(IDENTITY_WORDS)
+_PORTAL = _kw_regex(("portail", "patient", "compte", "login", "identifiant", "espace", "resultats"))
+
+
+def _trie(words: Sequence[str]) -> str:
+    """An alternation factored by prefix: the regex engine then compares one character per level."""
+    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    for w in words:
+        node = tree
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:  # type: ignore[type-arg]
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        end = "" in node
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if end else body
+
+    return emit(tree)
+
+
+def _words_regex(words: Sequence[str], *, whole: bool = True) -> re.Pattern[str]:
+    """Lower-case words starting (and, if ``whole``, ending) on a word boundary.
+
+    The start check is a lookbehind placed after the first character of each branch, so that the
+    engine keeps its fast skip over characters that cannot start a word of the list.
+    """
+    by_first: dict[str, list[str]] = {}
+    for w in set(words):
+        by_first.setdefault(w[0], []).append(w[1:])
+    branches = []
+    for first, rests in sorted(by_first.items()):
+        f = re.escape(first)
+        tail = _trie(rests) if any(rests) else ""
+        if "" in rests and any(rests):
+            tail = f"(?:{tail})?"
+        branches.append(f"{f}(?<![\\w\\-]{f}){tail}")
+    end = r"(?![\w\-])" if whole else ""
+    return re.compile("(?:" + "|".join(branches) + ")" + end)
+
+
+def _norm_label(text: str) -> str:
+    return strip_accents(text.lower()).replace("_", " ").replace("-", " ")
+
+
+# --------------------------------------------------------------------------------------- patterns
+_SEP = r"[ .\-]?"
+# The lookbehind sits after the first character so the engine keeps its fast first-character skip.
+NIR_RE = re.compile(
+    r"([1-478])(?<![\w+/:][1-478])"
+    + _SEP
+    + r"(\d\d)"
+    + _SEP
+    + r"(\d\d)"
+    + _SEP
+    + r"(\d\d|2[ABab])"
+    + _SEP
+    + r"(\d\d\d)"
+    + _SEP
+    + r"(\d\d\d)"
+    + _SEP
+    + r"(\d\d)(?![\w/:]|[.,\-]\d)"
+)
+INS_OID_RE = re.compile(r"1\.2\.250\.1\.213\.1\.4\.(?:8|9|10|11)(?![\d.])")
+PHONE_RE = re.compile(
+    r"([0+])(?<![\w+/:.,\-][0+])"
+    r"(?:(?<=\+)(?:33|590|594|596|262|269)[ .\-]?(?:\(0\)[ .\-]?)?|(?<=0)(?:0(?:33|590|594|596|262|269)[ .\-]?)?)"
+    r"([1-9])(?:[ .\-]?\d\d){4}(?![\w/:]|[.,\-]\d)"
+)
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,12}\b")
+_DATE = (
+    r"(?:(?:0[1-9]|[12]\d|3[01])[/.\-](?:0[1-9]|1[0-2])[/.\-](?:19|20)\d\d"
+    r"|(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?![\dT:])"
+)
+DATE_RE = re.compile(r"(?<![\d/.\-])" + _DATE)
+_BIRTH_WORDS = _words_regex(
+    [
+        "naissance",
+        "naiss",
+        "ddn",
+        "dob",
+        "birth",
+        "birthdate",
+        "date_of_birth",
+        "né le",
+        "née le",
+        "ne le",
+        "nee le",
+        "né(e) le",
+        "datenaissance",
+        "date_naissance",
+        "datenais",
+        "date_nais",
+        "birth_date",
+        "dnaiss",
+        "dtnaiss",
+    ],
+    whole=False,
+)
+HL7_PID_DOB = re.compile(r"^PID\|(?:[^|\n]*\|){6}((?:19|20)\d{6})(?=[|\n^])", re.MULTILINE)
+HPRIM_P_DOB = re.compile(r"^P\|(?:[^|\n]*\|){6}((?:19|20)\d{6})(?=[|\n^])", re.MULTILINE)
+BLOOD_RE = re.compile(
+    r"(?<![\w+\-])(AB|A|B|O)(?:\s*,?\s*(?:[Rr][Hh][ÉéEe]?[Ss][Uu][Ss]|[Rr][Hh][Dd]?)\s*(?:\(?D\)?)?)?"
+    r"\s*(\+|\-|[Pp][Oo][Ss][Ii][Tt][Ii][Ff]|[Nn][ÉéEe][Gg][Aa][Tt][Ii][Ff]|POS\b|NEG\b|pos\b|neg\b)(?![\w+\-])"
+)
+_BLOOD_WORDS = _words_regex(
+    [
+        "groupe sanguin",
+        "groupage",
+        "abo",
+        "rhésus",
+        "rhesus",
+        "rh",
+        "rhd",
+        "882-1",
+        "883-9",
+        "gs/rh",
+        "groupe_sanguin",
+        "blood group",
+        "bloodgroup",
+        "blood_group",
+    ]
+)
+VITALE_RE = re.compile(r"(?<![\d])\d(?:[ ]?\d){19,20}(?![\d])")
+_VITALE_TRIGGER = re.compile(r"vitale", re.IGNORECASE)
+LOINC_RE = re.compile(
+    r"(?<![\w.\-])("
+    + "|".join(re.escape(c) for c in sorted(SENSITIVE_LOINC, key=len, reverse=True))
+    + r")(?![\w\-]|\.\d)"
+)
+_CLIN_WORDS = _words_regex([t.lower() for t in CLINICAL_TERMS])
+_PW_START = _words_regex(
+    ["password", "passwd", "pwd", "mot_de_passe", "mot de passe", "motdepasse", "mdp", "pass", "mot_passe", "motpasse"],
+    whole=False,
+)
+_PW_TAIL = re.compile(r"[\w\-]*(?:\"\s*:\s*\"([^\"\n]*)\"|>([^<\n]*)</|\s*[:=]\s*(?!\s)['\"]?([^\s'\",;&<>]+))")
+_CLIN_LOOKUP = {strip_accents(k).lower(): v for k, v in CLINICAL_TERMS.items()}
+_HASHED = re.compile(
+    r"^(?:\$(?:2[abxy]?|argon2(?:id|i|d)|pbkdf2[\w\-]*|scrypt|[156])\$.*|[0-9a-fA-F]{32,128}|"
+    r"pbkdf2_sha256\$.*|sha\d+\$.*|\{SSHA\}.*|\{SHA\}.*)$"
+)
+_PLACEHOLDER = re.compile(
+    r"^(?:\**|x+|X+|\.+|-+|null|none|nil|redacted|masqu[ée]|<.*>|\$\{.*|%.*|\{.*\}|\[.*)$", re.IGNORECASE
+)
+_LABEL_END = re.compile(
+    r"(?:\"([^\"\n]{1,48})\"\s*:\s*\[?\s*\"?|<([A-Za-z_][\w:.\-]{0,48})(?:\s[^<>\n]{0,80})?>\s*"
+    r"|([^\W\d][^:=|;,\t\n\"<>]{0,48}?)\s*[:=]\s*[\"']?\s*)$"
+)
+_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+_HL7_SEG = re.compile(r"(?:PID|P|OBX|OBR|RES|NK1|IN1|GT1)\|")
+_SEGMENT = re.compile(r"[A-Z][A-Z0-9]{0,2}\|")
+_ACCENTS = {
+    "a": "aàâäáãå",
+    "e": "eéèêë",
+    "i": "iîïíì",
+    "o": "oôöóòõ",
+    "u": "uùûüú",
+    "c": "cç",
+    "y": "yÿý",
+    "n": "nñ",
+}
+
+
+_INSERT_COLS = re.compile(r"INSERT INTO\s+\S+\s*\(([^)]*)\)\s*VALUES\s*", re.IGNORECASE)
+
+
+def _sql_label(text: str, ls: int, pos: int) -> str | None:
+    """The column of a value in ``INSERT INTO t (a, b) VALUES (...), (...)``, quotes respected."""
+    m = _INSERT_COLS.match(text, ls)
+    if m is None or pos < m.end():
+        return None
+    cols = [_norm_label(c.strip().strip('"`')) for c in m.group(1).split(",")]
+    idx, quoted = 0, False
+    i = m.end()
+    while i < pos:
+        c = text[i]
+        if c == "'":
+            quoted = not quoted
+        elif not quoted:
+            if c == ",":
+                idx += 1
+            elif c == "(":
+                idx = 0
+        i += 1
+    return cols[idx] if idx < len(cols) else None
+
+
+_INSERT_LINE = re.compile(r"^INSERT INTO\s+\S+\s*\(([^)]*)\)\s*VALUES\s*", re.IGNORECASE | re.MULTILINE)
+
+
+def _sql_column_values(text: str, kw: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Spans of the values, in ``INSERT ... VALUES`` lines, of the columns whose name matches ``kw``."""
+    out: list[tuple[int, int]] = []
+    for m in _INSERT_LINE.finditer(text):
+        cols = [_norm_label(c.strip().strip('"`')) for c in m.group(1).split(",")]
+        wanted = {i for i, c in enumerate(cols) if kw.search(c)}
+        if not wanted:
+            continue
+        end = text.find("\n", m.end())
+        end = len(text) if end < 0 else end
+        idx, quoted, vstart = 0, False, m.end() + 1
+        i = m.end()
+        while i < end:
+            c = text[i]
+            if c == "'":
+                quoted = not quoted
+            elif not quoted and c in ",()":
+                if idx in wanted and c != "(" and i > vstart:
+                    a, b = vstart, i
+                    while a < b and text[a] in " '":
+                        a += 1
+                    while b > a and text[b - 1] in " '":
+                        b -= 1
+                    out.append((a, b))
+                idx = 0 if c == "(" else idx + (1 if c == "," else 0)
+                vstart = i + 1
+            i += 1
+    return out
+
+
+def _hprim_net_line(text: str, pos: int) -> int | None:
+    """Line number (1-based) of ``pos`` within the 12-line header of an HPRIM Net message."""
+    if pos > 2000 or ("****LAB****" not in text and "****FIN****" not in text):
+        return None
+    n = text.count("\n", 0, pos) + 1
+    return n if n <= 12 else None
+
+
+def nir_key_ok(digits13: str, key: str) -> bool:
+    """The INSEE key: 97 - (N mod 97), with 2A read as 19 and 2B as 18 before the modulo."""
+    d = digits13.upper()
+    if d[5:7] == "2A":
+        d = d[:5] + "19" + d[7:]
+    elif d[5:7] == "2B":
+        d = d[:5] + "18" + d[7:]
+    if not d.isdigit() or not key.isdigit():
+        return False
+    return 97 - int(d) % 97 == int(key)
+
+
+def _mask_nir(n13: str) -> str:
+    return f"{n13[0]} {n13[1:3]} {n13[3:5]} ** *** *** **"
+
+
+def _mask_phone(digits: str) -> str:
+    return f"{digits[:2]} ** ** ** **"
+
+
+def _mask_email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    tld = domain.rsplit(".", 1)[-1]
+    return f"{local[:1]}***@{domain[:1]}***.{tld}"
+
+
+def _listed_regex(terms: Sequence[str]) -> re.Pattern[str] | None:
+    alts = []
+    for term in terms:
+        t = strip_accents(term).casefold().strip()
+        if not t:
+            continue
+        out: list[str] = []
+        for ch in t:
+            if ch.isspace():
+                if not out or out[-1] != r"[\s\-']+":
+                    out.append(r"[\s\-']+")
+            elif ch in "-'":
+                out.append(r"[\s\-']+")
+            elif ch in _ACCENTS:
+                out.append("[" + _ACCENTS[ch] + "]")
+            else:
+                out.append(re.escape(ch))
+        alts.append("".join(out))
+    if not alts:
+        return None
+    alts.sort(key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Table:
+    """What is known about a delimited text: its delimiter and header row."""
+
+    delim: str
+    header: list[str]
+    header_end: int
+
+
+def sniff_table(text: str) -> Table | None:
+    """A first line with several delimiters and mostly non-numeric cells is a header."""
+    first_end = text.find("\n")
+    if first_end < 0:
+        first_end = len(text)
+    first = text[:first_end].rstrip("\r")
+    if not first or len(first) > 4000:
+        return None
+    delim = max(("\t", ";", ",", "|"), key=first.count)
+    if first.count(delim) < 1 or first.lstrip().startswith(("MSH|", "H|", "{", "[", "<", "INSERT", "--")):
+        return None
+    cells = [c.strip().strip('"') for c in first.split(delim)]
+    if sum(1 for c in cells if c and not c[0].isdigit()) < 0.8 * len(cells):
+        return None
+    second_end = text.find("\n", first_end + 1)
+    second = text[first_end + 1 : second_end if second_end > 0 else len(text)]
+    if second and abs(second.count(delim) - first.count(delim)) > 1:
+        return None
+    return Table(delim, [_norm_label(c) for c in cells], first_end + 1)
+
+
+class Detector:
+    """All detectors over one unit of text (a file, a member, a table). Stateless across units."""
+
+    def __init__(self, extra_terms: Sequence[str] = ()) -> None:
+        self._listed = _listed_regex(extra_terms)
+        self._low = ""
+
+    # ------------------------------------------------------------------------------ context
+    @staticmethod
+    def _line_start(text: str, pos: int) -> int:
+        return text.rfind("\n", 0, pos) + 1
+
+    @staticmethod
+    def _line_end(text: str, pos: int) -> int:
+        end = text.find("\n", pos)
+        return len(text) if end < 0 else end
+
+    def _label(self, text: str, start: int, table: Table | None) -> str | None:
+        ls = self._line_start(text, start)
+        if table is not None and ls >= table.header_end:
+            le = self._line_end(text, start)
+            if abs(text.count(table.delim, ls, le) - len(table.header) + 1) <= 1:
+                col = text.count(table.delim, ls, start)
+                return table.header[col] if col < len(table.header) else None
+        if text.startswith(("INSERT INTO", "insert into"), ls):
+            return _sql_label(text, ls, start)
+        m = _LABEL_END.search(text, max(ls, start - 64), start)
+        if m is None:
+            return None
+        return _norm_label(m.group(1) or m.group(2) or m.group(3) or "")
+
+    def _context(
+        self, text: str, start: int, end: int, kind: str, table: Table | None, window: int = 120
+    ) -> tuple[str, str | None]:
+        """``("label"|"decoy"|"window"|"none", label)``: where the evidence for ``kind`` comes from."""
+        label = self._label(text, start, table)
+        kw = _KW[kind]
+        if label:
+            if kw.search(label):
+                return "label", label
+            if _DECOY.search(label):
+                return "decoy", label
+            if table is not None:
+                return "none", label
+        around = _norm_label(text[max(0, start - window) : start])
+        if kw.search(around):
+            return "window", label
+        return "none", label
+
+    # ------------------------------------------------------------------------------ detectors
+    def scan(self, text: str, *, table: Table | None = None, sniff: bool = True) -> list[Hit]:
+        """Every hit in ``text``, whatever its confidence. ``table`` carries a header across chunks."""
+        if sniff:
+            table = sniff_table(text)
+        low = text.lower()
+        if len(low) != len(text):  # a few characters change length when lowered: keep offsets exact
+            low = text.translate(_ASCII_LOWER)
+        self._low = low
+        hits: list[Hit] = []
+        hits += self._nir(text, table)
+        hits += self._phones(text, table)
+        if "@" in text:
+            hits += self._emails(text, table)
+        hits += self._birth_dates(text, table)
+        hits += self._blood(text, table)
+        hits += self._vitale(text, table)
+        hits += self._loinc(text, table)
+        hits += self._passwords(text, table)
+        if self._listed is not None:
+            for m in self._listed.finditer(text):
+                hits.append(Hit(m.start(), m.end(), "listed_term", 0.9, "********", m.group(0).casefold()))
+        hits += self._clinical(text, hits)
+        return hits
+
+    def _nir(self, text: str, table: Table | None) -> list[Hit]:
+        shapes: dict[str | None, list[bool]] = {}
+        found: list[tuple[Hit, str, str | None]] = []
+        oids = [m.start() for m in INS_OID_RE.finditer(text)] if "1.2.250.1.213" in text else []
+        for m in NIR_RE.finditer(text):
+            s, yy, mm, dept, commune, order, key = m.groups()
+            n13 = s + yy + mm + dept.upper() + commune + order
+            month_ok = 1 <= int(mm) <= 12 or 20 <= int(mm) <= 42 or int(mm) >= 50
+            ok = month_ok and nir_key_ok(n13, key)
+            how, label = self._context(text, m.start(), m.end(), "nir", table, window=200)
+            shapes.setdefault(label, []).append(ok)
+            if not ok:
+                continue
+            kind = "nir"
+            if oids and self._near_oid(text, m.start(), oids):
+                kind, conf = "ins", 0.99
+            elif how == "label":
+                conf = 0.95
+            elif how == "decoy":
+                conf = 0.2
+            elif self._structured_identity(text, m.start()):
+                conf = 0.9
+            elif how == "window":
+                conf = 0.85
+            elif _IDENTITY.search(_norm_label(text[max(0, m.start() - 120) : m.end() + 60])):
+                conf = 0.7
+            else:
+                conf = 0.4
+            found.append((Hit(m.start(), m.end(), kind, conf, _mask_nir(n13), n13 + key), how, label))
+        dense = {lab for lab, col in shapes.items() if len(col) >= 3 and sum(col) >= 0.9 * len(col)}
+        out = []
+        for hit, how, label in found:
+            if how != "decoy" and label in dense:
+                hit.confidence = max(hit.confidence, 0.8)
+            out.append(hit)
+        return out
+
+    def _near_oid(self, text: str, pos: int, oids: list[int]) -> bool:
+        """An INS OID on the same line, or within two lines of a non-segment (XML, JSON) record."""
+        for o in oids:
+            if abs(o - pos) >= 200:
+                continue
+            lo, hi = min(o, pos), max(o, pos)
+            breaks = text.count("\n", lo, hi)
+            if breaks == 0:
+                return True
+            if breaks <= 2 and not _SEGMENT.match(text, self._line_start(text, pos)):
+                return True
+        return False
+
+    def _structured_identity(self, text: str, pos: int) -> bool:
+        ls = self._line_start(text, pos)
+        if text.startswith(("PID|", "P|"), ls):
+            return True
+        return _hprim_net_line(text, pos) in (7, 8)
+
+    def _phones(self, text: str, table: Table | None) -> list[Hit]:
+        out = []
+        for m in PHONE_RE.finditer(text):
+            raw = m.group(0)
+            digits = re.sub(r"\D", "", raw)
+            national = "0" + digits[-9:]
+            formatted = any(c in raw for c in " .-+")
+            how, _ = self._context(text, m.start(), m.end(), "phone_fr", table, window=60)
+            if how == "label":
+                conf = 0.95
+            elif how == "decoy":
+                conf = 0.15
+            elif text.startswith(("PID|", "NK1|"), self._line_start(text, m.start())):
+                conf = 0.9
+            elif how == "window":
+                conf = 0.85
+            else:
+                conf = 0.7 if formatted else 0.4
+            out.append(Hit(m.start(), m.end(), "phone_fr", conf, _mask_phone(national), national))
+        return out
+
+    def _emails(self, text: str, table: Table | None) -> list[Hit]:
+        out = []
+        for m in EMAIL_RE.finditer(text):
+            value = m.group(0)
+            local = value.split("@", 1)[0].lower()
+            role = any(local == r or local.startswith((r + ".", r + "-", r + "_")) for r in ROLE_MAILBOXES)
+            how, _ = self._context(text, m.start(), m.end(), "email", table, window=60)
+            if role or how == "decoy":
+                conf = 0.3
+            elif how in ("label", "window"):
+                conf = 0.9
+            else:
+                conf = 0.75
+            out.append(Hit(m.start(), m.end(), "email", conf, _mask_email(value), value.lower()))
+        return out
+
+    def _birth_dates(self, text: str, table: Table | None) -> list[Hit]:
+        spans: dict[int, tuple[int, float]] = {}
+        if "INSERT" in text or "insert" in text:
+            for a, b in _sql_column_values(text, _KW["birth_date"]):
+                d = DATE_RE.match(text, a, b)
+                if d is not None:
+                    spans[a] = (d.end(), 0.9)
+        for trig in _BIRTH_WORDS.finditer(self._low):
+            if table is not None and trig.start() < table.header_end:
+                continue
+            m = DATE_RE.search(text, trig.end(), min(len(text), trig.end() + 40))
+            if m is not None:
+                spans[m.start()] = (m.end(), 0.9)
+        if table is not None:
+            cols = [i for i, h in enumerate(table.header) if _KW["birth_date"].search(h)]
+            for col in cols:
+                for m in self._column(table, col).finditer(text, table.header_end):
+                    d = DATE_RE.fullmatch(m.group(1).strip('"'))
+                    if d is not None:
+                        s = m.start(1) + (1 if m.group(1).startswith('"') else 0)
+                        spans[s] = (s + len(d.group(0)), 0.9)
+        if "****LAB****" in text or "****FIN****" in text:
+            for m in DATE_RE.finditer(text, 0, min(len(text), 2000)):
+                if _hprim_net_line(text, m.start()) == 7:
+                    spans[m.start()] = (m.end(), 0.85)
+        if "PID|" in text:
+            for m in HL7_PID_DOB.finditer(text):
+                spans[m.start(1)] = (m.end(1), 0.9)
+        if text.startswith("H|") or "\nP|" in text:
+            for m in HPRIM_P_DOB.finditer(text):
+                spans[m.start(1)] = (m.end(1), 0.9)
+        out = []
+        for s, (e, conf) in spans.items():
+            value = text[s:e]
+            year = re.search(r"(?:19|20)\d\d", value[-4:] if value[2] in "/.-" else value[:4])
+            century = year.group(0)[:2] if year else "**"
+            out.append(Hit(s, e, "birth_date", conf, f"**/**/{century}**", re.sub(r"\D", "", value)))
+        return out
+
+    @staticmethod
+    def _column(table: Table, col: int) -> re.Pattern[str]:
+        d = re.escape(table.delim)
+        return re.compile(r"^(?:[^" + d + r"\n]*" + d + "){" + str(col) + r"}([^" + d + r"\r\n]*)", re.MULTILINE)
+
+    def _blood(self, text: str, table: Table | None) -> list[Hit]:
+        out: dict[int, Hit] = {}
+        for trig in _BLOOD_WORDS.finditer(self._low):
+            if table is not None and trig.start() < table.header_end:
+                continue
+            m = BLOOD_RE.search(text, trig.end(), min(len(text), trig.end() + 48))
+            if m is not None:
+                out[m.start()] = Hit(m.start(), m.end(), "blood_group", 0.85, "**", m.group(0))
+        if table is not None:
+            for col in [i for i, h in enumerate(table.header) if _KW["blood_group"].search(h)]:
+                for m in self._column(table, col).finditer(text, table.header_end):
+                    b = BLOOD_RE.search(m.group(1))
+                    if b is not None:
+                        s = m.start(1) + b.start()
+                        out[s] = Hit(s, s + len(b.group(0)), "blood_group", 0.85, "**", b.group(0))
+        return list(out.values())
+
+    def _vitale(self, text: str, table: Table | None) -> list[Hit]:
+        out: list[Hit] = []
+        if "vitale" not in self._low:
+            return out
+        for m in VITALE_RE.finditer(text):
+            how, _ = self._context(text, m.start(), m.end(), "vitale", table, window=80)
+            if how in ("label", "window"):
+                digits = re.sub(r"\D", "", m.group(0))
+                out.append(Hit(m.start(), m.end(), "vitale", 0.85, digits[:2] + "*" * 8, digits))
+        return out
+
+    def _loinc(self, text: str, table: Table | None) -> list[Hit]:
+        out = []
+        for m in LOINC_RE.finditer(text):
+            ls = self._line_start(text, m.start())
+            code = m.group(1)
+            after = text[m.end() : m.end() + 48]
+            if _HL7_SEG.match(text, ls) or "^LN" in after or "~LN" in after:
+                conf = 0.85
+            else:
+                how, _ = self._context(text, m.start(), m.end(), "loinc_sensitive", table, window=60)
+                conf = 0.8 if how in ("label", "window") else 0.3
+            out.append(Hit(m.start(), m.end(), "loinc_sensitive", conf, code, code, SENSITIVE_LOINC[code]))
+        return out
+
+    def _passwords(self, text: str, table: Table | None) -> list[Hit]:
+        cands: list[tuple[int, int]] = []
+        low = self._low
+        if "pass" in low or "mdp" in low or "pwd" in low:
+            for w in _PW_START.finditer(low):
+                m = _PW_TAIL.match(text, w.end())
+                if m is not None:
+                    g = 1 if m.group(1) is not None else 2 if m.group(2) is not None else 3
+                    cands.append((m.start(g), m.end(g)))
+        if "INSERT" in text or "insert" in text:
+            cands += _sql_column_values(text, _KW["portal_password"])
+        if table is not None:
+            for col in [i for i, h in enumerate(table.header) if _KW["portal_password"].search(h)]:
+                for m in self._column(table, col).finditer(text, table.header_end):
+                    v = m.group(1)
+                    q = 1 if v.startswith('"') and v.endswith('"') and len(v) >= 2 else 0
+                    cands.append((m.start(1) + q, m.end(1) - q))
+        out = []
+        for s, e in cands:
+            value = text[s:e].strip()
+            if not value or _PLACEHOLDER.match(value) or _HASHED.match(value) or any(c in value for c in "([{$%"):
+                continue
+            around = _norm_label(text[max(0, s - 200) : s])
+            conf = 0.95 if _PORTAL.search(around) or (table and any("patient" in h for h in table.header)) else 0.8
+            out.append(Hit(s, e, "portal_password", conf, "********", value))
+        return out
+
+    def _clinical(self, text: str, hits: list[Hit]) -> list[Hit]:
+        identity_lines: set[int] = set()
+        any_identity = False
+        for h in hits:
+            if h.kind in IDENTITY_KINDS and h.confidence >= 0.5:
+                any_identity = True
+                identity_lines.add(self._line_start(text, h.start))
+        for h in hits:
+            # A sensitive test code says something about a person only where a person is named.
+            if h.kind == "loinc_sensitive" and not any_identity:
+                h.confidence = min(h.confidence, 0.3)
+        out = []
+        for m in _CLIN_WORDS.finditer(self._low):
+            term = text[m.start() : m.end()]
+            category = _CLIN_LOOKUP.get(strip_accents(term).lower(), "other")
+            if self._line_start(text, m.start()) in identity_lines:
+                conf = 0.9
+            elif any_identity:
+                conf = 0.75
+            else:
+                conf = 0.35
+            out.append(Hit(m.start(), m.end(), "clinical_term", conf, term.lower(), term.lower(), category))
+        return out

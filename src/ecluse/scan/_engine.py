@@ -1,0 +1,418 @@
+"""Walk paths, open every kind of container, run the detectors, and build the report."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import hmac
+import logging
+import lzma
+import os
+import re
+import sqlite3
+import stat
+import tarfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from ecluse.errors import ScanError
+from ecluse.scan import _sources as src
+from ecluse.scan._detect import Detector, Hit, Table, sniff_table
+from ecluse.scan._model import Finding, ProtectedFile, ScanLimits, ScanReport, Skipped
+
+__all__ = ["iter_files", "scan_paths"]
+
+log = logging.getLogger("ecluse.scan")
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+_DECOMPRESSORS = ("gzip", "bzip2", "xz")
+
+
+def _decompressor(kind: str, raw: src.CountingReader) -> BinaryIO:
+    fh: Any = raw
+    if kind == "gzip":
+        return cast(BinaryIO, gzip.GzipFile(fileobj=fh, mode="rb"))
+    if kind == "bzip2":
+        return cast(BinaryIO, bz2.BZ2File(fh))
+    return cast(BinaryIO, lzma.LZMAFile(fh))
+
+
+_STRIP_SUFFIX = {"gzip": (".gz", ".tgz"), "bzip2": (".bz2", ".tbz2"), "xz": (".xz", ".txz")}
+
+
+class _Scanner:
+    def __init__(
+        self, *, min_confidence: float, limits: ScanLimits, extra_terms: Sequence[str], fingerprint_key: bytes | None
+    ) -> None:
+        self.min_confidence = min_confidence
+        self.limits = limits
+        self.detector = Detector(extra_terms)
+        self.key = fingerprint_key
+        self.report = ScanReport()
+
+    # ------------------------------------------------------------------ output of one text unit
+    def _emit(self, file: str, member: str | None, text: str, hits: list[Hit], line_base: int) -> None:
+        hits = [h for h in hits if h.confidence >= self.min_confidence]
+        if not hits:
+            return
+        hits.sort(key=lambda h: h.start)
+        line, pos = line_base, 0
+        for h in hits:
+            line += text.count("\n", pos, h.start)
+            pos = h.start
+            col = h.start - (text.rfind("\n", 0, h.start) + 1) + 1
+            fp = ""
+            if self.key is not None:
+                msg = "\0".join((h.kind, file, member or "", h.value)).encode("utf-8", "surrogatepass")
+                fp = hmac.new(self.key, msg, hashlib.sha256).hexdigest()[:32]
+            self.report.findings.append(
+                Finding(
+                    file=file,
+                    kind=h.kind,
+                    confidence=round(h.confidence, 3),
+                    excerpt=h.excerpt,
+                    line=line,
+                    column=col,
+                    member=member,
+                    detail=h.detail,
+                    fingerprint=fp,
+                )
+            )
+
+    def _scan_text(
+        self,
+        file: str,
+        member: str | None,
+        text: str,
+        line_base: int = 1,
+        table: Table | None = None,
+        sniff: bool = True,
+    ) -> None:
+        hits = self.detector.scan(text, table=table, sniff=sniff)
+        self._emit(file, member, text, hits, line_base)
+
+    def _scan_text_stream(self, file: str, member: str | None, stream: BinaryIO | src.Peekable) -> None:
+        chunk_size = self.limits.chunk_bytes
+        carry = b""
+        line_base = 1
+        table: Table | None = None
+        first = True
+        while True:
+            data = stream.read(chunk_size)
+            if not data and not carry:
+                break
+            buf = carry + data
+            if data:
+                cut = buf.rfind(b"\n")
+                if cut < 0 and len(buf) < 4 * chunk_size:
+                    carry = buf
+                    continue
+                cut = len(buf) - 1 if cut < 0 else cut
+                carry, buf = buf[cut + 1 :], buf[: cut + 1]
+            else:
+                carry = b""
+            self.report.bytes_scanned += len(buf)
+            text = src.decode_chunk(buf)
+            if "\r" in text and ("MSH|" in text or "H|" in text[:16]):
+                text = _LONE_CR.sub("\n", text)  # HL7 and HPRIM Santé end segments with a bare CR
+            if first:
+                table = sniff_table(text)
+                self._scan_text(file, member, text, line_base, table=table, sniff=False)
+                first = False
+            else:
+                cont = Table(table.delim, table.header, 0) if table is not None else None
+                self._scan_text(file, member, text, line_base, table=cont, sniff=False)
+            line_base += text.count("\n")
+
+    # ------------------------------------------------------------------ containers
+    def scan_stream(
+        self,
+        file: str,
+        member: str | None,
+        raw: BinaryIO | src.Peekable | src.GuardedReader,
+        depth: int,
+        budget: src.Budget,
+        path: Path | None = None,
+    ) -> None:
+        stream = raw if isinstance(raw, src.Peekable) else src.Peekable(raw)
+        kind = src.sniff(stream.head)
+        if kind == "protected":
+            reason = src.protected_reason(stream.head) or "encrypted"
+            self.report.protected_files.append(ProtectedFile(file, reason, member))
+            return
+        if kind in ("text",):
+            self._scan_text_stream(file, member, stream)
+            return
+        if depth >= self.limits.max_depth and kind in ("zip", "gzip", "bzip2", "xz", "tar"):
+            self.report.skipped.append(Skipped(file, "archive nesting deeper than the limit", member))
+            return
+        if kind in _DECOMPRESSORS:
+            counter = src.CountingReader(stream)
+            inner = _decompressor(kind, counter)
+            guarded = src.GuardedReader(inner, counter, self.limits.max_ratio, budget)
+            name = member or file
+            for suffix in _STRIP_SUFFIX[kind]:
+                if name.endswith(suffix):
+                    name = name[: -len(suffix)] + (".tar" if suffix.startswith(".t") else "")
+                    break
+            inner_member = (member + "!" if member else "") + os.path.basename(name.rsplit("!", 1)[-1])
+            self.scan_stream(file, inner_member, guarded, depth + 1, budget)
+            return
+        if kind == "tar":
+            self._scan_tar(file, member, stream, depth, budget)
+            return
+        if kind == "utf16":
+            data = self._read_bounded(stream)
+            self.report.bytes_scanned += len(data)
+            self._scan_text(file, member, src.utf16_text(data))
+            return
+        if kind == "unsupported":
+            self.report.skipped.append(Skipped(file, "archive format not supported (7z, rar or zstd)", member))
+            return
+        # The remaining kinds need random access: a file on disk, or its bytes in memory.
+        if kind == "sqlite":
+            self._scan_sqlite(file, member, stream, path)
+            return
+        data = self._read_bounded(stream)
+        self.report.bytes_scanned += len(data)
+        if kind == "zip":
+            self._scan_zip(file, member, data, depth, budget)
+        elif kind == "pdf":
+            self._scan_pdf(file, member, data)
+        else:
+            self._scan_binary(file, member, data, ole=kind == "ole")
+
+    def _read_bounded(self, stream: BinaryIO | src.Peekable | src.GuardedReader) -> bytes:
+        data = stream.read(self.limits.max_member_bytes + 1)
+        if len(data) > self.limits.max_member_bytes:
+            raise src.BombError("member larger than the in-memory limit")
+        return data
+
+    def _scan_binary(self, file: str, member: str | None, data: bytes, *, ole: bool) -> None:
+        if len(data) >= 1024 and src.entropy(data[:65536]) > 7.9:
+            self.report.protected_files.append(
+                ProtectedFile(file, "opaque (high entropy: encrypted or compressed)", member)
+            )
+            return
+        # Strings inside a binary: ASCII/Latin-1 text, and UTF-16 for old office files.
+        self._scan_text(file, member, data.decode("latin-1"))
+        if ole:
+            self._scan_text(file, member, data.decode("utf-16-le", errors="replace"))
+
+    def _scan_zip(self, file: str, member: str | None, data: bytes, depth: int, budget: src.Budget) -> None:
+        zf = zipfile.ZipFile(src.as_bytes_io(data))
+        prefix = (member + "!") if member else ""
+        if src.is_office(zf):
+            if any(i.flag_bits & 0x1 for i in zf.infolist()):
+                self.report.protected_files.append(ProtectedFile(file, "encrypted office document", member))
+                return
+            for part, text in src.office_texts(zf, self.limits.max_member_bytes):
+                self._scan_text(file, prefix + part, text)
+            return
+        for n, info in enumerate(zf.infolist()):
+            if info.is_dir():
+                continue
+            name = prefix + info.filename
+            if n >= self.limits.max_members:
+                self.report.skipped.append(Skipped(file, "more archive members than the limit", name))
+                break
+            if info.flag_bits & 0x1:
+                self.report.protected_files.append(ProtectedFile(file, "encrypted zip member", name))
+                continue
+            if info.file_size > self.limits.max_member_bytes:
+                self.report.skipped.append(Skipped(file, "member larger than the limit", name))
+                continue
+            if (
+                info.compress_size
+                and info.file_size / info.compress_size > self.limits.max_ratio
+                and info.file_size > (1 << 20)
+            ):
+                self.report.skipped.append(Skipped(file, "archive bomb: compression ratio above the limit", name))
+                continue
+            budget.left -= info.file_size
+            if budget.left < 0:
+                self.report.skipped.append(Skipped(file, "archive bomb: total size above the limit", name))
+                break
+            try:
+                with zf.open(info) as fh:
+                    content = fh.read(self.limits.max_member_bytes + 1)
+                self._guarded(file, name, src.as_bytes_io(content), depth + 1, budget)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                self._skip(file, name, exc)
+
+    def _scan_tar(self, file: str, member: str | None, stream: src.Peekable, depth: int, budget: src.Budget) -> None:
+        prefix = (member + "!") if member else ""
+        with tarfile.open(fileobj=stream, mode="r|") as tf:  # type: ignore[call-overload]
+            for n, info in enumerate(tf):
+                name = prefix + info.name
+                if n >= self.limits.max_members:
+                    self.report.skipped.append(Skipped(file, "more archive members than the limit", name))
+                    break
+                if not info.isfile():
+                    continue
+                fh = tf.extractfile(info)
+                if fh is None:
+                    continue
+                budget.left -= info.size
+                if budget.left < 0:
+                    raise src.BombError("decompressed size limit reached")
+                self._guarded(file, name, fh, depth + 1, budget)
+
+    def _scan_sqlite(self, file: str, member: str | None, stream: src.Peekable, path: Path | None) -> None:
+        if path is not None and member is None:
+            con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+            self.report.bytes_scanned += path.stat().st_size
+        else:
+            data = self._read_bounded(stream)
+            self.report.bytes_scanned += len(data)
+            con = src.sqlite_from_bytes(data)
+        prefix = (member + "!") if member else ""
+        try:
+            for table, line, text in src.sqlite_texts(con):
+                tab = sniff_table(text)
+                self._scan_text(file, f"{prefix}table:{table}", text, line_base=line, table=tab, sniff=False)
+        finally:
+            con.close()
+
+    def _scan_pdf(self, file: str, member: str | None, data: bytes) -> None:
+        try:
+            result = src.pdf_texts(src.as_bytes_io(data))
+        except ImportError:
+            self.report.skipped.append(Skipped(file, "PDF text needs pypdf (not installed)", member))
+            self._scan_binary(file, member, data, ole=False)
+            return
+        if isinstance(result, str):
+            self.report.protected_files.append(ProtectedFile(file, result, member))
+            return
+        prefix = (member + "!") if member else ""
+        for page, text in result:
+            self._scan_text(file, f"{prefix}page {page}", text)
+
+    # ------------------------------------------------------------------ errors
+    def _guarded(
+        self, file: str, member: str | None, raw: BinaryIO, depth: int, budget: src.Budget, path: Path | None = None
+    ) -> None:
+        try:
+            self.scan_stream(file, member, raw, depth, budget, path)
+        except src.BombError as exc:
+            self.report.skipped.append(Skipped(file, f"archive bomb: {exc}", member))
+        except (
+            OSError,
+            EOFError,
+            zipfile.BadZipFile,
+            tarfile.TarError,
+            sqlite3.Error,
+            lzma.LZMAError,
+            ValueError,
+            KeyError,
+            IndexError,
+        ) as exc:
+            self._skip(file, member, exc)
+        except Exception as exc:  # a parser bug must not stop a scan of a whole server
+            log.warning("unexpected %s while reading %s", type(exc).__name__, file)
+            self._skip(file, member, exc)
+
+    def _skip(self, file: str, member: str | None, exc: BaseException) -> None:
+        # The exception text may quote file content: only its class name is kept.
+        self.report.skipped.append(Skipped(file, f"unreadable ({type(exc).__name__})", member))
+
+    def scan_file(self, path: Path) -> None:
+        file = str(path)
+        try:
+            st = path.lstat()
+        except OSError as exc:
+            self._skip(file, None, exc)
+            return
+        if stat.S_ISLNK(st.st_mode):
+            self.report.skipped.append(Skipped(file, "symbolic link (not followed)"))
+            return
+        if not stat.S_ISREG(st.st_mode):
+            self.report.skipped.append(Skipped(file, "not a regular file"))
+            return
+        if st.st_size > self.limits.max_file_bytes:
+            self.report.skipped.append(Skipped(file, "file larger than the limit"))
+            return
+        self.report.files_scanned += 1
+        self._scan_text(file, "(file name)", path.name)
+        budget = src.Budget(self.limits.max_archive_bytes)
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below, whatever happens
+        except OSError as exc:
+            self._skip(file, None, exc)
+            return
+        with fh:
+            self._guarded(file, None, fh, 0, budget, path)
+
+
+def iter_files(paths: Sequence[Path], report: ScanReport) -> Iterator[Path]:
+    """Every file under ``paths``; links are never followed (a link given as a path is resolved)."""
+    for root in paths:
+        if not root.exists() and not root.is_symlink():
+            raise ScanError(f"{root} does not exist", hint="Check the path given to the scanner.")
+        if root.is_symlink():
+            root = root.resolve()
+        if root.is_file():
+            yield root
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames.sort()
+            for d in list(dirnames):
+                if os.path.islink(os.path.join(dirpath, d)):
+                    report.skipped.append(Skipped(os.path.join(dirpath, d), "symbolic link (not followed)"))
+                    dirnames.remove(d)
+            for name in sorted(filenames):
+                yield Path(dirpath, name)
+
+
+def _worker(args: tuple[list[str], float, ScanLimits, tuple[str, ...], bytes | None]) -> ScanReport:
+    files, min_confidence, limits, terms, key = args
+    scanner = _Scanner(min_confidence=min_confidence, limits=limits, extra_terms=terms, fingerprint_key=key)
+    for f in files:
+        scanner.scan_file(Path(f))
+    return scanner.report
+
+
+def scan_paths(
+    paths: Sequence[Path],
+    *,
+    min_confidence: float = 0.5,
+    limits: ScanLimits | None = None,
+    extra_terms: Sequence[str] = (),
+    fingerprint_key: bytes | None = None,
+    workers: int = 1,
+) -> ScanReport:
+    """Scan files and directories for plaintext health data.
+
+    ``extra_terms`` (e.g. the names of the patients of a package) are matched whole, ignoring
+    case and accents, and reported as ``listed_term`` with a fully masked excerpt; they are never
+    logged. ``fingerprint_key`` gives each finding a keyed fingerprint for baselines.
+    ``workers`` > 1 scans files in that many processes.
+    """
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ScanError("min_confidence must be between 0 and 1")
+    limits = limits or ScanLimits()
+    report = ScanReport()
+    files = [str(p) for p in iter_files(paths, report)]
+    terms = tuple(extra_terms)
+    if workers <= 1 or len(files) < 2:
+        report.merge(_worker((files, min_confidence, limits, terms, fingerprint_key)))
+    else:
+        # Interleave so that each process gets a similar mix of large and small files.
+        sized = sorted(files, key=lambda f: -_size(f))
+        batches = [sized[i :: workers * 4] for i in range(workers * 4)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for part in pool.map(_worker, [(b, min_confidence, limits, terms, fingerprint_key) for b in batches]):
+                report.merge(part)
+    report.findings.sort(key=lambda f: (f.file, f.member or "", f.line or 0, f.column or 0, f.kind))
+    return report
+
+
+def _size(f: str) -> int:
+    try:
+        return os.stat(f).st_size
+    except OSError:
+        return 0

@@ -1,0 +1,194 @@
+"""scan_paths over files, archives, databases, office files; the report never holds a value. Issue 4."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import sqlite3
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ecluse.errors import ScanError
+from ecluse.scan import ScanLimits, scan_paths
+from ecluse.scan.report import Baseline, to_html, to_json, to_sarif
+
+NIR = "279035121518989"
+LINE = f"nom;nir;date_naissance\nDUPONT;{NIR};15/03/1979\n"
+
+
+def kinds(report: object) -> set[tuple[str | None, str]]:
+    return {(f.member, f.kind) for f in report.findings}  # type: ignore[attr-defined]
+
+
+def test_plain_csv(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(LINE)
+    r = scan_paths([tmp_path])
+    assert {(f.line, f.kind) for f in r.findings} == {(2, "nir"), (2, "birth_date")}
+    assert r.files_scanned == 1 and r.bytes_scanned == len(LINE)
+    assert r.has_findings() and r.risk_by_file[str(tmp_path / "a.csv")] > 0.9
+
+
+def test_cp1252_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(
+        "Patient Hélène Lefèvre, n° sécurité sociale : 2 79 03 51 215 189 89\n".encode("cp1252")
+    )
+    r = scan_paths([tmp_path], extra_terms=["Helene Lefevre"])
+    assert {f.kind for f in r.findings} == {"nir", "listed_term"}
+
+
+def test_nested_archives(tmp_path: Path) -> None:
+    tar_buf = io.BytesIO()
+    with tarfile.open(fileobj=tar_buf, mode="w:gz") as tf:
+        ti = tarfile.TarInfo("x/a.csv")
+        ti.size = len(LINE)
+        tf.addfile(ti, io.BytesIO(LINE.encode()))
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as z:
+        z.writestr("in.tgz", tar_buf.getvalue())
+    (tmp_path / "a.zip").write_bytes(zbuf.getvalue())
+    (tmp_path / "b.csv.bz2").write_bytes(bz2.compress(LINE.encode()))
+    (tmp_path / "c.csv.xz").write_bytes(lzma.compress(LINE.encode()))
+    r = scan_paths([tmp_path])
+    members = {(Path(f.file).name, f.member) for f in r.findings if f.kind == "nir"}
+    assert members == {("a.zip", "in.tgz!in.tar!x/a.csv"), ("b.csv.bz2", "b.csv"), ("c.csv.xz", "c.csv")}
+
+
+def test_archive_bomb_is_reported_not_crashed(tmp_path: Path) -> None:
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(b"0" * (50 * 1024 * 1024)))
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.txt", b"\0" * (20 * 1024 * 1024))
+    (tmp_path / "bomb.zip").write_bytes(zbuf.getvalue())
+    r = scan_paths([tmp_path], limits=ScanLimits(max_ratio=100))
+    reasons = {Path(s.file).name: s.reason for s in r.skipped}
+    assert "bomb" in reasons["bomb.gz"] and "bomb" in reasons["bomb.zip"]
+
+
+def test_depth_limit(tmp_path: Path) -> None:
+    data = LINE.encode()
+    for _ in range(6):
+        data = gzip.compress(data)
+    (tmp_path / "deep.gz").write_bytes(data)
+    r = scan_paths([tmp_path], limits=ScanLimits(max_depth=3))
+    assert not r.findings and "nesting" in r.skipped[0].reason
+
+
+def test_protected_files(tmp_path: Path) -> None:
+    from ecluse.crypto.age import encrypt_bytes, generate_x25519
+
+    _, recipient = generate_x25519()
+    (tmp_path / "a.csv.age").write_bytes(encrypt_bytes(LINE.encode(), [recipient]))
+    (tmp_path / "b.asc").write_text("-----BEGIN PGP MESSAGE-----\nhQEMA...\n")
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as z:
+        z.writestr("a.csv", LINE)
+    raw = bytearray(zbuf.getvalue())
+    raw[6] |= 1  # the encryption flag of the local header
+    cd = raw.rfind(b"PK\x01\x02")
+    raw[cd + 8] |= 1
+    (tmp_path / "c.zip").write_bytes(bytes(raw))
+    r = scan_paths([tmp_path])
+    assert not [f for f in r.findings if f.member != "(file name)"]
+    assert {Path(p.file).name for p in r.protected_files} == {"a.csv.age", "b.asc", "c.zip"}
+
+
+def test_sqlite_and_office(tmp_path: Path) -> None:
+    con = sqlite3.connect(tmp_path / "lis.db")
+    con.execute("CREATE TABLE p (nom TEXT, nir TEXT)")
+    con.execute("INSERT INTO p VALUES ('X', ?)", (NIR,))
+    con.commit()
+    con.close()
+    from ecluse.scan.corpus import _docx, _xlsx
+
+    (tmp_path / "cr.docx").write_bytes(_docx(["Compte rendu", f"NIR : {NIR}"]))
+    (tmp_path / "l.xlsx").write_bytes(_xlsx([["nom", "nir"], ["X", NIR]]))
+    r = scan_paths([tmp_path])
+    got = {(Path(f.file).name, f.member, f.line, f.kind) for f in r.findings}
+    assert got == {
+        ("lis.db", "table:p", 2, "nir"),
+        ("cr.docx", "word/document.xml", 2, "nir"),
+        ("l.xlsx", "xl/worksheets/sheet1.xml", 2, "nir"),
+    }
+
+
+def test_pdf_text(tmp_path: Path) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    w = pypdf.PdfWriter()
+    page = w.add_blank_page(300, 300)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): w._add_object(font)})}
+    )
+    stream = DecodedStreamObject()
+    stream.set_data(f"BT /F1 12 Tf 10 100 Td (NIR : {NIR}) Tj ET".encode())
+    page[NameObject("/Contents")] = w._add_object(stream)
+    buf = io.BytesIO()
+    w.write(buf)
+    (tmp_path / "a.pdf").write_bytes(buf.getvalue())
+    r = scan_paths([tmp_path])
+    assert [(f.member, f.kind) for f in r.findings] == [("page 1", "nir")]
+
+
+def test_links_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.csv").write_text(LINE)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "link.csv").symlink_to(outside / "a.csv")
+    (tree / "dirlink").symlink_to(outside)
+    r = scan_paths([tree])
+    assert r.files_scanned == 0 and not r.findings
+    assert {s.reason for s in r.skipped} == {"symbolic link (not followed)"}
+
+
+def test_missing_path_is_a_scan_error(tmp_path: Path) -> None:
+    with pytest.raises(ScanError):
+        scan_paths([tmp_path / "nope"])
+
+
+def test_no_value_in_any_output(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(
+        f"Mme Hélène Dupont née le 15/03/1979, NIR {NIR}, tél 06 12 34 56 78, helene.dupont@orange.fr, "
+        "mot_de_passe=Secret123\n"
+    )
+    r = scan_paths([tmp_path], extra_terms=["Dupont"], fingerprint_key=b"k" * 32)
+    assert len(r.findings) >= 6
+    blob = to_json(r).decode() + to_sarif(r).decode() + to_html(r) + repr(r)
+    for secret in (NIR, "121518989", "12 34 56 78", "helene.dupont", "15/03", "Secret123", "Dupont"):
+        assert secret not in blob
+
+
+def test_baseline_suppresses_accepted_findings(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(LINE)
+    base = Baseline.new()
+    r1 = scan_paths([tmp_path], fingerprint_key=base.key)
+    base.save(tmp_path / "bl.json", r1.findings)
+    (tmp_path / "a.csv").write_text("\n\n" + LINE)  # moved lines keep their fingerprints
+    loaded = Baseline.load(tmp_path / "bl.json")
+    r2 = scan_paths([tmp_path / "a.csv"], fingerprint_key=loaded.key)
+    loaded.apply(r2)
+    assert not r2.findings and r2.suppressed == 2
+    assert NIR not in (tmp_path / "bl.json").read_text()
+
+
+def test_workers_give_the_same_findings(tmp_path: Path) -> None:
+    from ecluse.scan.corpus import generate
+
+    generate(tmp_path, patients=60)
+    one = scan_paths([tmp_path])
+    two = scan_paths([tmp_path], workers=2)
+    assert one.findings == two.findings
