@@ -21,7 +21,7 @@ from ecluse.cli._common import (
 )
 from ecluse.cli.app import app, console, handle_errors
 from ecluse.crypto import age, minisign
-from ecluse.errors import ConfigError, IdentityError, KeyFileError, PackageError
+from ecluse.errors import ConfigError, IdentityError, KeyFileError, MandateError, PackageError
 from ecluse.identity.people import ROLES, register_person
 from ecluse.migration import procedure
 from ecluse.migration.mandate import sign_mandate, verify_mandate
@@ -51,7 +51,6 @@ def keygen(
     out: Annotated[Path, typer.Argument(help="Path prefix: writes OUT.key and OUT.pub (or OUT.age).")],
     age_key: Annotated[bool, typer.Option("--age", help="Make an age X25519 identity (for recipients).")] = False,
     passphrase_file: PassOpt = None,
-    comment: Annotated[str, typer.Option(help="Untrusted comment of the key files.")] = "ecluse key",
 ) -> None:
     """Create a personal signing key (minisign, passphrase-protected) or an age identity."""
     if age_key:
@@ -139,6 +138,8 @@ def mandate_template(
 def mandate_check(mandate: Path, controller_key: Annotated[Path, typer.Option(help="Controller's .pub")]) -> None:
     """Check a mandate's syntax, signature and expiry."""
     sig = mandate.with_name(mandate.name + ".minisig")
+    if not mandate.is_file():
+        raise MandateError(f"mandate file not found: {mandate}", hint="check the path")
     m = verify_mandate(mandate.read_bytes(), sig.read_text() if sig.is_file() else None,
                        minisign.PublicKey.from_file(controller_key), now=now(), source=mandate.name)
     console.print(f"mandate {m.id}: signature valid, expires {m.expires.isoformat()}")
@@ -207,7 +208,7 @@ def receive(
             raise PackageError("no pinned sender key", hint="pass --sender-key OPERATOR.pub, or register the "
                                "sender's operators in your workspace")
         result = receive_package(package, identities=age.read_identity_file(identity), sender_keys=pins,
-                                 target=into, workers=ws.settings.export_workers,
+                                 target=into, workers=ws.settings.export_workers, now=now(),
                                  progress=lambda msg: console.print(f"  ✓ {msg}"))
         out = receipt or Path(f"receipt-{result.manifest.package_id}.json")
         write_receipt(result, who.key, signer_email=who.person.email, out=out, now=now())

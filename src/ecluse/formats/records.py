@@ -13,7 +13,7 @@ sensitive categories that the mandate does not allow.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "IDENTITY_STATUSES",
@@ -138,6 +138,6 @@ def minimise_patient(patient: Patient, allowed: frozenset[str], *, comments: boo
         keep.update(PATIENT_FIELD_GROUPS[group])
     if comments:
         keep.add("comment")
-    changes = {name: None for name in _ALL_PATIENT_FIELDS if name not in keep}
+    changes: dict[str, Any] = {name: None for name in _ALL_PATIENT_FIELDS if name not in keep}
     return replace(patient, **changes) if changes else patient
 

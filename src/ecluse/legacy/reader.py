@@ -10,9 +10,10 @@ in patient order, over a range of patient ids so that several processes can shar
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ecluse.errors import ConfigError
 from ecluse.formats.records import PATIENT_FIELD_GROUPS, Patient, Request, Result
@@ -55,7 +56,7 @@ Group = tuple[Patient, list[tuple[Request, list[Result]]]]
 @dataclass(slots=True)
 class _Sql:
     where: str
-    params: list[object] = field(default_factory=list)
+    params: Sequence[object] = field(default_factory=list)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -170,7 +171,7 @@ def iter_groups(conn: sqlite3.Connection, q: LegacyQuery, id_range: tuple[int, i
             names[req_row[1]] = req_row[2]
             req_row = next(requests, None)
         while res_row is not None and res_row[0] == pid:
-            rid = res_row[1]
+            rid: Any = res_row[1]
             by_id[rid].append(Result(str(res_row[2]), names[rid], ipp, *res_row[3:]))  # type: ignore[arg-type]
             res_row = next(results, None)
         yield pat, reqs

@@ -24,7 +24,7 @@ from ecluse.legacy import synth
 from ecluse.migration import procedure
 from ecluse.migration.mandate import sign_mandate
 from ecluse.migration.receive import receive_package, write_receipt
-from ecluse.migration.workspace import Workspace, init_workspace
+from ecluse.migration.workspace import Actor, Workspace, init_workspace
 
 __all__ = ["STEPS", "DemoReport", "run_demo"]
 
@@ -190,7 +190,7 @@ def run_demo(root: Path, *, patients: int, seed: int = 1, until: str = "closed",
     sign_mandate(mandate_path, ctl_key)
     report.excluded_rows = _excluded(source, sites)
 
-    def who(ws: Workspace, stem: str) -> procedure.Actor:
+    def who(ws: Workspace, stem: str) -> Actor:
         return ws.actor(*secret_keys[stem])
 
     try:
@@ -221,7 +221,7 @@ def run_demo(root: Path, *, patients: int, seed: int = 1, until: str = "closed",
         rec = who(receiver, "recipient")
         pins = [minisign.PublicKey.from_text(p.public_key) for p in receiver.store.people()
                 if p.role == "operator"]
-        result = receive_package(s.path, identities=[identity], sender_keys=pins,
+        result = receive_package(s.path, identities=[identity], sender_keys=pins, now=now,
                                  target=root / "recipient-target", workers=receiver.settings.export_workers)
         receipt = write_receipt(result, rec.key, signer_email=rec.person.email,
                                 out=root / f"receipt-{s.package_id}.json", now=now)

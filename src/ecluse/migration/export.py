@@ -59,7 +59,7 @@ class _Stream:
         self.count = 0
         self._file = path.open("xb")
         self._hash = _HashingFile(self._file)
-        self._sink: Any = age.encrypt_to(self._hash, recipients) if recipients else self._hash
+        self._sink: Any = age.encrypt_to(self._hash, recipients) if recipients else self._hash  # type: ignore[arg-type]
 
     def extend(self, lines: list[bytes]) -> None:
         self.count += len(lines)
@@ -185,5 +185,5 @@ def _set_counter(counter: Any) -> None:
 
 
 def _worker_with_counter(*args: Any) -> list[PackageFile]:
-    return _worker(*args, _COUNTER)
+    return _worker(*args, _COUNTER)  # type: ignore[call-arg]
 

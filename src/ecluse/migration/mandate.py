@@ -207,7 +207,10 @@ def trusted_comment(mandate_id: str, sha256: str) -> str:
 
 def sign_mandate(path: Path, secret_key: minisign.SecretKey) -> Path:
     """Sign a mandate file; writes ``<path>.minisig`` (verifiable with the minisign CLI)."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MandateError(f"cannot read the mandate file {path.name}", hint="check the path") from exc
     mandate = parse_mandate(data, source=path.name)
     sig = minisign.sign(secret_key, data, trusted_comment=trusted_comment(mandate.id, mandate.sha256),
                         untrusted_comment=f"mandate {mandate.id} signed by the controller")

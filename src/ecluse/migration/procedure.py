@@ -111,7 +111,11 @@ def _controller_key(ws: Workspace, data: bytes) -> minisign.PublicKey:
 def plan(ws: Workspace, mandate_path: Path, source: Path, actor: Actor, *, now: datetime) -> StoredMigration:
     """Register a migration from a signed mandate (state: planned)."""
     _require_role(actor, ("operator",), "plan a migration")
-    data = mandate_path.read_bytes()
+    try:
+        data = mandate_path.read_bytes()
+    except OSError as exc:
+        raise MandateError(f"cannot read the mandate file {mandate_path.name}",
+                           hint="give the path of the signed mandate (its .minisig beside it)") from exc
     sig_path = mandate_path.with_name(mandate_path.name + ".minisig")
     sig = sig_path.read_text() if sig_path.is_file() else None
     mandate = verify_mandate(data, sig, _controller_key(ws, data), now=now, source=mandate_path.name)
@@ -244,7 +248,7 @@ def export(ws: Workspace, migration_id: str, actor: Actor, *, now: datetime,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     manifest_sha = hashlib.sha256(data).hexdigest()
-    ws.store.add_package(package_id, migration_id, path=str(final), manifest_sha256=manifest_sha, at=now)
+    ws.store.add_package(package_id, migration_id, path=str(final.resolve()), manifest_sha256=manifest_sha, at=now)
     st, sg = _signed(actor, "export", migration_id, now, package=package_id, manifest_sha256=manifest_sha)
     ws.store.transition(migration_id, expect="approved", to="exported", actor=actor.person.id, at=now,
                         statement=st, signature=sg, package_id=package_id, exported_by=actor.person.id)
@@ -312,7 +316,7 @@ def record_receipt(ws: Workspace, migration_id: str, receipt_path: Path, *, now:
     ws.record(person.email, "package.receipt",
               objects={"migration": migration_id, "package": package_id},
               details={"receipt_sha256": hashlib.sha256(data).hexdigest()}, now=now)
-    return package_id
+    return str(package_id)
 
 
 # --- deletion, close, expiry -----------------------------------------------------------------
@@ -358,13 +362,14 @@ def _delete_package(ws: Workspace, m: StoredMigration, now: datetime) -> list[di
     return deleted
 
 
-def _residual_scan(ws: Workspace, m: StoredMigration) -> dict[str, Any]:
-    """Scan the staging area for NIRs and the names of the package's patients."""
+def _residual_scan(ws: Workspace, m: StoredMigration, *, exclude: Path | None = None) -> dict[str, Any]:
+    """Scan the staging area (but ``exclude``) for NIRs and the names of the package's patients."""
     from ecluse.scan import scan_paths
 
     names = _sample_names(Path(m.source), m)
-    report = scan_paths([ws.staging], min_confidence=ws.settings.residual_min_confidence,
-                        extra_terms=names)
+    paths = ([ws.staging] if exclude is None else
+             [p for p in ws.staging.iterdir() if p.resolve() != exclude.resolve()])
+    report = scan_paths(paths, min_confidence=ws.settings.residual_min_confidence, extra_terms=names)
     findings = [f for f in report.findings if f.confidence >= ws.settings.residual_min_confidence]
     return {"files_scanned": report.files_scanned, "protected_files": len(report.protected_files),
             "findings": len(findings), "names_checked": len(names),
@@ -419,6 +424,8 @@ def _check_staged(ws: Workspace, m: StoredMigration, actor: Actor, now: datetime
     pkg = ws.store.package(m.package_id)
     assert pkg is not None
     pdir = Path(pkg["path"])
+    if pkg["deleted_at"]:
+        return
     try:
         manifest = load_manifest(pdir, [minisign.PublicKey.from_text(_exporter(ws, m).public_key)])
         check_files(pdir, manifest)
@@ -430,6 +437,8 @@ def _check_staged(ws: Workspace, m: StoredMigration, actor: Actor, now: datetime
         st, sg = _signed(actor, "fail", m.id, now, reason="staged package integrity")
         ws.store.transition(m.id, expect=m.state, to="failed", actor=actor.person.id, at=now,
                             statement=st, signature=sg)
+        ws.record(actor.person.email, "migration.state", objects={"migration": m.id},
+                  details={"from": m.state, "to": "failed"}, now=now)
         raise PackageError(f"the staged package of {m.id} no longer matches what was signed "
                            f"({exc.message}); the migration has failed",
                            hint=f"the package was deleted (certificate {cert.name}); report a security "
@@ -452,18 +461,26 @@ def close(ws: Workspace, migration_id: str, actor: Actor, *, now: datetime) -> P
     receipt = ws.receipts_dir / f"{m.package_id}.receipt.json"
     receipt_sha = sha256_file(receipt) if receipt.is_file() else None
     _check_staged(ws, m, actor, now)
+    pkg = ws.store.package(m.package_id)
+    before = _residual_scan(ws, m, exclude=Path(pkg["path"]) if pkg else None)
+    if before["findings"]:  # plaintext beside the package: nothing is deleted until it is dealt with
+        raise PackageError(f"the staging area holds {before['findings']} likely patient-data findings "
+                           f"({', '.join(before['kinds'])}) besides the encrypted package; nothing was deleted",
+                           hint=f"run 'ecluse scan {ws.staging}' to see where, remove them, then close again")
     deleted = _delete_package(ws, m, now)
     residual = _residual_scan(ws, m)
     if residual["findings"]:
         raise PackageError(f"after deletion the staging area still holds {residual['findings']} "
                            f"likely patient-data findings ({', '.join(residual['kinds'])})",
-                           hint=f"run 'ecluse scan {ws.staging}' to see where, remove them, then close again")
+                           hint=f"run 'ecluse scan {ws.staging}', remove them, then close again; "
+                           "report a security incident")
     st, sg = _signed(actor, "close", migration_id, now, package=m.package_id)
-    cert = _certificate(ws, m, reason="closed", deleted=deleted, residual=residual, by=actor.person.email,
-                        now=now, receipt_sha256=receipt_sha)
     ws.store.transition(migration_id, expect="received", to="closed", actor=actor.person.id, at=now,
                         statement=st, signature=sg)
-    return cert
+    ws.record(actor.person.email, "migration.state", objects={"migration": migration_id},
+              details={"from": "received", "to": "closed"}, now=now)
+    return _certificate(ws, m, reason="closed", deleted=deleted, residual=residual, by=actor.person.email,
+                        now=now, receipt_sha256=receipt_sha)
 
 
 def purge_expired(ws: Workspace, *, now: datetime) -> list[Path]:
@@ -479,6 +496,8 @@ def purge_expired(ws: Workspace, *, now: datetime) -> list[Path]:
         sig = minisign.sign(ws.cert_key, statement.encode(), trusted_comment=f"ecluse-step expire migration={m.id}")
         ws.store.transition(m.id, expect=m.state, to="expired", actor="system", at=now, statement=statement,
                             signature=sig)
+        ws.record("system", "migration.state", objects={"migration": m.id},
+                  details={"from": m.state, "to": "expired"}, now=now)
         out.append(cert)
     return out
 

@@ -101,7 +101,7 @@ def _run_parallel(tasks: list[tuple[Any, ...]], workers: int) -> list[int]:
 
 
 def receive_package(package_dir: Path, *, identities: list[str], sender_keys: list[minisign.PublicKey],
-                    target: Path, workers: int = 2,
+                    target: Path, workers: int = 2, now: datetime | None = None,
                     progress: Callable[[str], None] | None = None) -> ReceiveResult:
     """Verify and import ``package_dir`` into ``target`` (a directory, or a ``.db``/``.sqlite`` file)."""
     start = time.perf_counter()
@@ -111,6 +111,9 @@ def receive_package(package_dir: Path, *, identities: list[str], sender_keys: li
     manifest = load_manifest(package_dir, sender_keys)
     if progress:
         progress("manifest signature verified")
+    if now is not None and datetime.fromisoformat(manifest.expires) <= now:
+        raise PackageError(f"package {manifest.package_id} expired with its mandate on {manifest.expires}",
+                           hint="nothing was imported; the controller must issue a new mandate")
     check_files(package_dir, manifest)
     if progress:
         progress("file hashes and sizes verified")

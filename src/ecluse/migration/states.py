@@ -43,13 +43,17 @@ NEXT_STEP: Final[dict[str, str]] = {
 }
 
 
+_VERB: Final = {"receipt": "record the receipt", "fail": "fail the migration"}
+
+
 def check_step(step: str, state: str) -> str:
     """Return the state ``step`` leads to from ``state``, or raise TransitionError."""
     allowed, target = TRANSITIONS[step]
+    verb = _VERB.get(step, step)
     if state in allowed:
         return target
     if state in TERMINAL:
-        raise TransitionError(f"cannot {step}: the migration is {state}, which is final",
+        raise TransitionError(f"cannot {verb}: the migration is {state}, which is final",
                               hint="start a new migration from a new mandate")
-    raise TransitionError(f"cannot {step} now: the migration is {state}; the step due is "
+    raise TransitionError(f"cannot {verb} now: the migration is {state}; the step due is "
                           f"{NEXT_STEP[state]}", hint="run 'ecluse status MIGRATION' to see where it stands")
