@@ -229,3 +229,25 @@ def test_manifest_and_certificate_verify_with_the_minisign_cli(world: World, tmp
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert f"id={summary.package_id}" in res.stdout
+
+
+def test_plaintext_beside_the_package_blocks_close_and_nothing_is_deleted(world: World, tmp_path: Path) -> None:
+    """Regression (issue 2, docs review): the residual check runs before anything is deleted, so the
+    operator can remove the stray file and close again."""
+    mig, summary = world.exported()
+    result = _receive(world, summary.path, tmp_path / "t")
+    rec = world.actor("recipient", world.receiver)
+    receipt = write_receipt(result, rec.key, signer_email=rec.person.email, out=tmp_path / "r.json", now=NOW)
+    procedure.record_receipt(world.sender, mig, receipt, now=NOW)
+    conn = sqlite3.connect(world.source)
+    nir, name = conn.execute("SELECT nir, birth_name FROM patients WHERE nir IS NOT NULL LIMIT 1").fetchone()
+    conn.close()
+    stray = world.sender.staging / "extract.csv"
+    stray.write_text(f"nom;nir;resultat\n{name};{nir};VIH positif\n")
+    with pytest.raises(PackageError, match="nothing was deleted") as err:
+        procedure.close(world.sender, mig, world.actor("op1"), now=NOW)
+    assert nir not in str(err.value) and name not in str(err.value)
+    assert summary.path.is_dir()
+    stray.unlink()
+    cert = procedure.close(world.sender, mig, world.actor("op1"), now=NOW)
+    assert orjson.loads(cert.read_bytes())["reason"] == "closed"
