@@ -12,6 +12,7 @@ Each request gives three resources: ``ServiceRequest/<id>``, ``Specimen/<id>`` a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
@@ -206,12 +207,16 @@ def diagnostic_report(r: Request, result_ids: Iterable[str]) -> dict[str, Any]:
 
 
 def observation(o: Result) -> dict[str, Any]:
+    """A :class:`Result` as a FHIR R4 Observation.
+
+    The parts that repeat across millions of results (code, interpretation, reference range)
+    come from small caches of read-only dicts: the mapping is on the export's hot path.
+    """
     res: dict[str, Any] = {
         "resourceType": "Observation", "id": o.id,
         "status": _OBS_STATUS.get(o.status or "F", "final"),
         "category": _OBS_CAT,
-        "code": ({"coding": [{"system": LOINC, "code": o.loinc}], "text": o.label} if o.loinc and o.label
-                 else _code(o)),
+        "code": _code(o.loinc, o.label),
         "subject": {"reference": "Patient/" + o.patient_id},
         "basedOn": [{"reference": "ServiceRequest/" + o.request_id}],
         "specimen": {"reference": "Specimen/" + o.request_id},
@@ -219,9 +224,9 @@ def observation(o: Result) -> dict[str, Any]:
     if o.observed_at:
         res["effectiveDateTime"] = o.observed_at
     value = o.value
-    unit = o.unit
     if value is not None:
         if o.value_type == "NM" and _JSON_NUMBER.fullmatch(value):
+            unit = o.unit
             res["valueQuantity"] = ({"value": orjson.Fragment(value), "unit": unit, "system": UCUM, "code": unit}
                                     if unit else {"value": orjson.Fragment(value)})
         elif o.value_type == "CE":
@@ -229,36 +234,52 @@ def observation(o: Result) -> dict[str, Any]:
         else:
             res["valueString"] = value
     if o.flag:
-        res["interpretation"] = [{"coding": [{"system": _INTERP, "code": o.flag}]}]
+        res["interpretation"] = _interpretation(o.flag)
     if o.ref_low is not None or o.ref_high is not None:
-        rr: dict[str, Any] = {}
-        if o.ref_low is not None:
-            rr["low"] = _quantity(o.ref_low, unit)
-        if o.ref_high is not None:
-            rr["high"] = _quantity(o.ref_high, unit)
-        res["referenceRange"] = [rr]
+        res["referenceRange"] = _range(o.ref_low, o.ref_high, o.unit)
     if o.category:
-        res["extension"] = [{"url": _CATEGORY, "valueCode": o.category}]
+        res["extension"] = _category(o.category)
     if o.comment:
         res["note"] = [{"text": o.comment}]
     return res
 
 
-def _code(o: Result) -> dict[str, Any]:
+@functools.lru_cache(maxsize=4096)
+def _code(loinc: str | None, label: str | None) -> dict[str, Any]:
     code: dict[str, Any] = {}
-    if o.loinc:
-        code["coding"] = [{"system": LOINC, "code": o.loinc}]
-    if o.label:
-        code["text"] = o.label
+    if loinc:
+        code["coding"] = [{"system": LOINC, "code": loinc}]
+    if label:
+        code["text"] = label
     return code
 
 
-def _quantity(value: str, unit: str | None) -> dict[str, Any]:
-    if not _JSON_NUMBER.fullmatch(value):
-        raise FormatError("reference range bound is not a decimal number", field="referenceRange")
-    if unit:
-        return {"value": orjson.Fragment(value), "unit": unit, "system": UCUM, "code": unit}
-    return {"value": orjson.Fragment(value)}
+@functools.lru_cache(maxsize=64)
+def _interpretation(flag: str) -> list[dict[str, Any]]:
+    return [{"coding": [{"system": _INTERP, "code": flag}]}]
+
+
+@functools.lru_cache(maxsize=64)
+def _category(category: str) -> list[dict[str, Any]]:
+    return [{"url": _CATEGORY, "valueCode": category}]
+
+
+@functools.lru_cache(maxsize=16384)
+def _range(low: str | None, high: str | None, unit: str | None) -> list[dict[str, Any]]:
+    """A reference range; bounds that are not decimal numbers (``<5``) go to ``text``."""
+    rr: dict[str, Any] = {}
+    text = False
+    for key, bound in (("low", low), ("high", high)):
+        if bound is None:
+            continue
+        if _JSON_NUMBER.fullmatch(bound):
+            rr[key] = ({"value": orjson.Fragment(bound), "unit": unit, "system": UCUM, "code": unit} if unit
+                       else {"value": orjson.Fragment(bound)})
+        else:
+            text = True
+    if text:
+        rr = {"text": f"{low or ''} - {high or ''}"}  # both sides kept, so the import can split it
+    return [rr]
 
 
 # --- validation on receive ------------------------------------------------------------
@@ -411,6 +432,9 @@ def record_from_observation(o: dict[str, Any]) -> Result:
     if interp:
         r.flag = interp[0]["coding"][0].get("code")
     for rr in o.get("referenceRange", ())[:1]:
+        if "text" in rr and "low" not in rr and "high" not in rr:
+            low, _, high = str(rr["text"]).partition(" - ")
+            r.ref_low, r.ref_high = low.strip() or None, high.strip() or None
         if "low" in rr:
             r.ref_low = _numtext(rr["low"]["value"])
             r.unit = r.unit or rr["low"].get("code")

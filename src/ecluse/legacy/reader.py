@@ -148,10 +148,12 @@ def iter_groups(conn: sqlite3.Connection, q: LegacyQuery, id_range: tuple[int, i
     if q.results:
         cf = _category_filter(q)
         results = conn.cursor().execute(
-            f"SELECT s.patient_id, s.request_id, s.id, {', '.join('s.' + c for c in _RESULT_COLS)}, "
+            f"SELECT s.patient_id, s.request_id, CAST(s.id AS TEXT), {', '.join('s.' + c for c in _RESULT_COLS)}, "
             f"{scomment} FROM results s JOIN requests r ON s.request_id = r.id "
             f"WHERE s.patient_id BETWEEN ? AND ? AND {rf.where} AND {cf.where} "
-            f"ORDER BY s.patient_id, s.request_id, s.id",
+            # (patient_id, rowid) is the order of the results_patient index: no sort. Results are
+            # put back under their request below, in id order.
+            f"ORDER BY s.patient_id, s.id",
             [lo, hi, *rf.params, *cf.params],
         )
     req_row = next(requests, None)
@@ -172,6 +174,6 @@ def iter_groups(conn: sqlite3.Connection, q: LegacyQuery, id_range: tuple[int, i
             req_row = next(requests, None)
         while res_row is not None and res_row[0] == pid:
             rid: Any = res_row[1]
-            by_id[rid].append(Result(str(res_row[2]), names[rid], ipp, *res_row[3:]))  # type: ignore[arg-type]
+            by_id[rid].append(Result(res_row[2], names[rid], ipp, *res_row[3:]))  # type: ignore[arg-type]
             res_row = next(results, None)
         yield pat, reqs
