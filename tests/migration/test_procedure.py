@@ -19,7 +19,7 @@ def test_happy_path_states_and_transitions_are_recorded(world: World) -> None:
     m = world.sender.store.migration(mig)
     assert m is not None and m.state == "exported" and m.package_id == summary.package_id
     steps = [(t["from_state"], t["to_state"]) for t in world.sender.store.transitions(mig)]
-    assert steps == [("planned", "approved"), ("approved", "exported")]
+    assert steps == [(None, "planned"), ("planned", "approved"), ("approved", "exported")]
     actions = [e.action for e in world.sender.audit.entries()]
     assert actions.count("migration.approve") == 2
     assert "package.export" in actions and "migration.plan" in actions

@@ -129,8 +129,24 @@ def mandate_template(
 
     from ecluse.migration.demo import mandate_text
 
-    typer.echo(mandate_text(recipient=recipient, sites=site, expires=now() + timedelta(days=30), patients=1000,
-                            categories=()), nl=False)
+    text = mandate_text(recipient=recipient, sites=site, expires=now() + timedelta(days=30), patients=1000,
+                        categories=())
+    for demo, placeholder in _TEMPLATE_PLACEHOLDERS:
+        text = text.replace(demo, placeholder)
+    typer.echo(text, nl=False)
+
+
+_TEMPLATE_PLACEHOLDERS = (
+    ("MANDAT-DEMO-", "MANDATE-"),
+    ("Migration du SIL historique vers le nouveau SIL du laboratoire", "WHY: the purpose of the migration"),
+    ("Laboratoire de biologie médicale Armor", "LAB NAME (the controller)"),
+    ("Dr Claire Dubois, biologiste responsable", "NAME AND FUNCTION of the signing person"),
+    ("claire.dubois@labo-armor.example", "signer@lab.example"),
+    ("Éditeur SIL (migration)", "PROCESSOR NAME"),
+    ("julien.moreau@editeur-sil.example", "operator@processor.example"),
+    ("Nouveau SIL, service d'import", "RECIPIENT NAME"),
+    ("karim.haddad@nouveau-sil.example", "receiver@recipient.example"),
+)
 
 
 @mandate_app.command("check")

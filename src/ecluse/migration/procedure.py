@@ -127,11 +127,10 @@ def plan(ws: Workspace, mandate_path: Path, source: Path, actor: Actor, *, now: 
                         state="planned", expires_at=mandate.expires.isoformat(),
                         created_at=now.isoformat(), created_by=actor.person.id, package_id=None,
                         exported_by=None)
-    ws.store.add_migration(m)
+    ws.store.add_migration_planned(m, actor=actor.person.id, at=now, statement=st, signature=sg)
     ws.record(actor.person.email, "migration.plan",
               objects={"migration": mig_id, "mandate": mandate.id, "mandate_sha256": mandate.sha256},
               details={"statement_sha256": hashlib.sha256(st.encode()).hexdigest()}, now=now)
-    _ = sg
     return m
 
 

@@ -209,6 +209,15 @@ class Store:
                 migration_id=migration_id, from_state=expect, to_state=to, actor=actor,
                 at=at.isoformat(), statement=statement, signature=signature))
 
+    def add_migration_planned(self, m: StoredMigration, *, actor: str, at: datetime, statement: str,
+                              signature: str) -> None:
+        """Insert a new migration and its signed 'plan' step in one transaction."""
+        with self._tx() as c:
+            c.execute(migrations_t.insert().values(**_asdict(m)))
+            c.execute(transitions_t.insert().values(
+                migration_id=m.id, from_state=None, to_state=m.state, actor=actor, at=at.isoformat(),
+                statement=statement, signature=signature))
+
     def transitions(self, migration_id: str) -> list[Mapping[str, Any]]:
         with self._tx() as c:
             return [dict(r._mapping) for r in c.execute(
