@@ -1,0 +1,27 @@
+"""atheris harness: ecluse.formats.csvfile.CsvCodec.read on arbitrary bytes raises only FormatError.
+
+Run: nice -n 10 .venv/bin/python fuzz/fuzz_csvfile.py fuzz/corpus/csvfile -max_total_time=600
+"""
+
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from ecluse.errors import FormatError
+    from ecluse.formats.csvfile import CsvCodec
+
+CODEC = CsvCodec()
+
+
+def test_one_input(data: bytes) -> None:
+    try:
+        for _ in CODEC.read(data, filename="fuzz"):
+            pass
+    except FormatError:
+        pass
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()

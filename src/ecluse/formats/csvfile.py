@@ -1,0 +1,307 @@
+"""CSV exports read and written through a declarative column mapping (TOML).
+
+A mapping names, for each column, the record field it carries (``patient.nir``,
+``request.collected_at``, ``result.value``...), plus the separator, the decimal mark and the
+date formats. The default mapping is Écluse's own export: one row per result, the patient's
+and the request's columns repeated on each row (a request without results, or a patient
+without requests, has one row with the remaining columns empty).
+See ``docs/formats/csv.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from ecluse.errors import FormatError
+from ecluse.formats._common import Group, Record, check_patient, flatten, group_records
+from ecluse.formats.records import Patient, Request, Result
+
+__all__ = ["DEFAULT_MAPPING", "CsvCodec", "CsvMapping", "load_csv_mapping", "parse_csv_mapping"]
+
+_KINDS: Final[dict[str, type[Patient] | type[Request] | type[Result]]] = {
+    "patient": Patient,
+    "request": Request,
+    "result": Result,
+}
+#: fields that are implied by the grouping and never mapped to a column
+_IMPLIED: Final = frozenset({"request.patient_id", "result.patient_id", "result.request_id"})
+_DECIMAL_FIELDS: Final = frozenset({"result.value", "result.ref_low", "result.ref_high"})
+_DATE_FIELDS: Final = frozenset({"patient.birth_date"})
+_DATETIME_FIELDS: Final = frozenset({"request.collected_at", "request.received_at", "result.observed_at"})
+_NUM_DOT: Final = re.compile(r"-?[0-9]+\.[0-9]+")
+_NUM_COMMA: Final = re.compile(r"-?[0-9]+,[0-9]+")
+
+
+def _all_targets() -> list[str]:
+    out = []
+    for kind, cls in _KINDS.items():
+        for f in fields(cls):
+            target = f"{kind}.{f.name}"
+            if target not in _IMPLIED:
+                out.append(target)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CsvMapping:
+    """Which column carries which record field, and how values are spelled."""
+
+    #: (column name, ``kind.field``), in column order
+    columns: tuple[tuple[str, str], ...]
+    delimiter: str = ","
+    decimal: str = "."
+    #: ``iso`` or a ``strftime`` pattern for ``patient.birth_date``
+    date_format: str = "iso"
+    #: ``iso`` or a ``strftime`` pattern for request and result date-times
+    datetime_format: str = "iso"
+    encoding: str = "utf-8"
+
+
+#: Écluse's own export: every field, column named after it.
+DEFAULT_MAPPING: Final = CsvMapping(columns=tuple((t, t) for t in _all_targets()))
+
+
+def parse_csv_mapping(doc: dict[str, Any], *, source: str = "mapping") -> CsvMapping:
+    """A :class:`CsvMapping` from a parsed TOML document (tables ``[csv]`` and ``[columns]``)."""
+    opts = doc.get("csv", {})
+    cols = doc.get("columns")
+    if not isinstance(opts, dict) or not isinstance(cols, dict) or not cols:
+        raise FormatError("a CSV mapping needs a [columns] table", file=source,
+                          hint="map each column name to a record field such as patient.id")
+    valid = set(_all_targets())
+    seen: set[str] = set()
+    pairs = []
+    for column, target in cols.items():
+        if not isinstance(target, str) or target not in valid:
+            raise FormatError("column mapped to an unknown record field", file=source, field=str(column),
+                              hint="fields are " + ", ".join(sorted(valid)))
+        if target in seen:
+            raise FormatError("record field mapped twice", file=source, field=str(column))
+        seen.add(target)
+        pairs.append((str(column), target))
+    if "patient.id" not in seen:
+        raise FormatError("a CSV mapping must map patient.id", file=source)
+    if any(t.startswith("result.") for t in seen) and "request.id" not in seen:
+        raise FormatError("a CSV mapping with results must map request.id", file=source)
+    mapping = CsvMapping(
+        columns=tuple(pairs),
+        delimiter=str(opts.get("delimiter", ",")),
+        decimal=str(opts.get("decimal", ".")),
+        date_format=str(opts.get("date_format", "iso")),
+        datetime_format=str(opts.get("datetime_format", "iso")),
+        encoding=str(opts.get("encoding", "utf-8")),
+    )
+    if len(mapping.delimiter) != 1 or mapping.decimal not in (".", ","):
+        raise FormatError("delimiter must be one character and decimal '.' or ','", file=source, field="csv")
+    return mapping
+
+
+def load_csv_mapping(path: Path) -> CsvMapping:
+    """Read a CSV mapping file (TOML)."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FormatError("cannot read the CSV mapping", file=path.name) from exc
+    return parse_csv_mapping(doc, source=path.name)
+
+
+Conv = Callable[[str], str]
+
+
+class CsvCodec:
+    """Reader and writer of CSV files under a :class:`CsvMapping`."""
+
+    name = "csv"
+
+    def __init__(self, mapping: CsvMapping = DEFAULT_MAPPING) -> None:
+        self.mapping = mapping
+
+    # ------------------------------------------------------------------ conversions
+    def _read_conv(self, target: str) -> Conv | None:
+        m = self.mapping
+        if target in _DECIMAL_FIELDS and m.decimal == ",":
+            return lambda v: v.replace(",", ".") if _NUM_COMMA.fullmatch(v) else v
+        if target in _DATE_FIELDS and m.date_format != "iso":
+            fmt = m.date_format
+            return lambda v: datetime.strptime(v, fmt).date().isoformat()
+        if target in _DATETIME_FIELDS and m.datetime_format != "iso":
+            fmt = m.datetime_format
+            return lambda v: datetime.strptime(v, fmt).isoformat()
+        return None
+
+    def _write_conv(self, target: str) -> Conv | None:
+        m = self.mapping
+        if target in _DECIMAL_FIELDS and m.decimal == ",":
+            return lambda v: v.replace(".", ",") if _NUM_DOT.fullmatch(v) else v
+        if target in _DATE_FIELDS and m.date_format != "iso":
+            fmt = m.date_format
+            return lambda v: date.fromisoformat(v).strftime(fmt)
+        if target in _DATETIME_FIELDS and m.datetime_format != "iso":
+            fmt = m.datetime_format
+            return lambda v: datetime.fromisoformat(v).strftime(fmt)
+        return None
+
+    # ------------------------------------------------------------------ read
+    def sniff(self, head: bytes) -> bool:
+        first = head.split(b"\n", 1)[0].rstrip(b"\r").lstrip(b"\xef\xbb\xbf")
+        names = [c for c, _ in self.mapping.columns[:3]]
+        want = self.mapping.delimiter.join(names).encode("utf-8")
+        return first.startswith(want)
+
+    def read(self, data: bytes, *, filename: str) -> Iterator[Record]:
+        return flatten(self.read_groups(data, filename=filename))
+
+    def read_groups(self, data: bytes, *, filename: str) -> Iterator[Group]:
+        try:
+            text = data.decode(self.mapping.encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise FormatError(f"not valid {self.mapping.encoding}", file=filename) from exc
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        if "\x00" in text:
+            raise FormatError("NUL character in a CSV file", file=filename)
+        return self._groups(text, filename)
+
+    def _groups(self, text: str, filename: str) -> Iterator[Group]:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.mapping.delimiter, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise FormatError("malformed CSV header", file=filename, line=1) from exc
+        if header is None:
+            return
+        where = {name: i for i, name in enumerate(header)}
+        plan: dict[str, list[tuple[str, int, Conv | None]]] = {k: [] for k in _KINDS}
+        for column, target in self.mapping.columns:
+            if column not in where:
+                raise FormatError("mapped column missing from the header", file=filename, line=1, field=column)
+            kind, attr = target.split(".", 1)
+            plan[kind].append((attr, where[column], self._read_conv(target)))
+        ncol = len(header)
+        pid_i = where[next(c for c, t in self.mapping.columns if t == "patient.id")]
+        rid_i = next((where[c] for c, t in self.mapping.columns if t == "request.id"), None)
+        sid_i = next((where[c] for c, t in self.mapping.columns if t == "result.id"), None)
+        has_results = bool(plan["result"])
+
+        def build(kind: str, row: list[str], line: int, **fixed: str) -> dict[str, Any]:
+            out: dict[str, Any] = dict(fixed)
+            for attr, i, conv in plan[kind]:
+                v = row[i]
+                if v == "":
+                    continue
+                if conv is not None:
+                    try:
+                        v = conv(v)
+                    except ValueError:
+                        raise FormatError("value does not match the mapping's format", file=filename,
+                                          line=line, field=header[i]) from None
+                out[attr] = v
+            return out
+
+        patient: Patient | None = None
+        reqs: list[tuple[Request, list[Result]]] = []
+        request: Request | None = None
+        results: list[Result] = []
+        line = 1
+        while True:
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:
+                raise FormatError("malformed CSV row", file=filename, line=line + 1) from exc
+            if row is None:
+                break
+            line = reader.line_num
+            if not row:
+                continue
+            if len(row) != ncol:
+                raise FormatError("row does not have as many cells as the header", file=filename, line=line)
+            pid = row[pid_i]
+            if not pid:
+                raise FormatError("row without a patient id", file=filename, line=line, field=header[pid_i])
+            if patient is None or pid != patient.id:
+                if patient is not None:
+                    yield patient, reqs
+                patient = Patient(**build("patient", row, line))
+                reqs, request, results = [], None, []
+            rid = row[rid_i] if rid_i is not None else ""
+            if not rid:
+                continue
+            if request is None or rid != request.id:
+                request = Request(**build("request", row, line, patient_id=pid))
+                results = []
+                reqs.append((request, results))
+            if not has_results:
+                continue
+            sid = row[sid_i] if sid_i is not None else ""
+            if sid_i is not None and not sid:
+                continue
+            values = build("result", row, line, patient_id=pid, request_id=rid)
+            if sid_i is None:
+                if len(values) == 2:
+                    continue
+                values["id"] = f"{rid}-{len(results) + 1}"
+            results.append(Result(**values))
+        if patient is not None:
+            yield patient, reqs
+
+    # ------------------------------------------------------------------ write
+    def write(self, records: Iterable[Record]) -> bytes:
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, delimiter=self.mapping.delimiter, lineterminator="\r\n")
+        writer.writerow([c for c, _ in self.mapping.columns])
+        width = len(self.mapping.columns)
+        plan: dict[str, list[tuple[int, str, Conv | None]]] = {k: [] for k in _KINDS}
+        for i, (_, target) in enumerate(self.mapping.columns):
+            kind, attr = target.split(".", 1)
+            plan[kind].append((i, attr, self._write_conv(target)))
+
+        def fill(row: list[str], kind: str, obj: Patient | Request | Result) -> None:
+            for i, attr, conv in plan[kind]:
+                v = getattr(obj, attr)
+                if v is None:
+                    row[i] = ""
+                elif conv is None:
+                    row[i] = v
+                else:
+                    try:
+                        row[i] = conv(v)
+                    except ValueError:
+                        raise FormatError("value does not fit the mapping's format", record=f"{kind} {obj.id}",
+                                          field=attr) from None
+
+        blank = [""] * width
+        rows = writer.writerows
+        for p, reqs in group_records(records):
+            check_patient(p)
+            prow = list(blank)
+            fill(prow, "patient", p)
+            if not reqs:
+                rows([prow])
+                continue
+            for r, results in reqs:
+                rrow = list(prow)
+                fill(rrow, "request", r)
+                if not results:
+                    rows([rrow])
+                    continue
+                batch = []
+                for s in results:
+                    srow = list(rrow)
+                    fill(srow, "result", s)
+                    batch.append(srow)
+                rows(batch)
+        text = buf.getvalue()
+        if "\x00" in text:
+            raise FormatError("a value holds a NUL character, which CSV cannot carry")
+        try:
+            return text.encode(self.mapping.encoding)
+        except (UnicodeEncodeError, LookupError) as exc:
+            raise FormatError(f"a value cannot be written in {self.mapping.encoding}") from exc

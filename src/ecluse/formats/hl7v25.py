@@ -1,0 +1,478 @@
+"""HL7 v2.5 ORU^R01 with the French (IHE PAM-FR) identity conventions.
+
+Read: MSH, PID, PV1, ORC, OBR, OBX, NTE, SPM (other segments are skipped), escape sequences,
+MLLP framing, files of several messages. Write: one ORU^R01 message per patient, UTF-8,
+optionally MLLP-framed. See ``docs/formats/hl7v25.md`` for the mapping and the profile.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Final
+
+from ecluse.errors import FormatError
+from ecluse.formats._common import (
+    REQUEST_STATUS_FROM_CODE,
+    REQUEST_STATUS_TO_CODE,
+    Group,
+    Record,
+    check_patient,
+    decode_lenient,
+    escaper,
+    flatten,
+    group_records,
+    iso_to_ts,
+    split_lines,
+    ts_to_iso,
+    unescaper,
+)
+from ecluse.formats._ranges import format_range, parse_range
+from ecluse.formats.records import INS_OIDS, Patient, Request, Result
+
+__all__ = ["Hl7Codec", "ins_namespace"]
+
+_CHARSETS: Final[dict[str, str]] = {
+    "UNICODE UTF-8": "utf-8",
+    "UNICODE": "utf-8",
+    "UTF-8": "utf-8",
+    "8859/1": "iso-8859-1",
+    "8859/15": "iso-8859-15",
+    "ASCII": "ascii",
+}
+_NIR_OWNER_NS: Final[dict[str | None, str]] = {None: "NIR", "patient": "NIR-PATIENT", "insured": "NIR-INSURED"}
+_NIR_OWNER_FROM_NS: Final[dict[str, str]] = {"NIR-PATIENT": "patient", "NIR-INSURED": "insured"}
+_INS_TYPES: Final = frozenset({"INS", "INS-NIR", "INS-NIA"})
+#: NTE-4 comment type marking the NTE after PID that carries the blood group (Écluse profile)
+BLOOD_GROUP_NTE: Final = "BG"
+_SN_RE: Final = re.compile(r"(<=|>=|<>|<|>|=)?(-?[0-9]+(?:\.[0-9]+)?)?(?:([-+/.:])(-?[0-9]+(?:\.[0-9]+)?))?")
+_MLLP_START: Final = b"\x0b"
+_MLLP_END: Final = b"\x1c\r"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def ins_namespace(oid: str | None) -> str:
+    """The PAM-FR assigning-authority namespace for an INS OID."""
+    return "ASIP-SANTE-INS-NIA" if INS_OIDS.get(oid or "") == "INS-NIA" else "ASIP-SANTE-INS-NIR"
+
+
+def _at(seq: list[str], i: int) -> str:
+    return seq[i] if i < len(seq) else ""
+
+
+def _charset(data: bytes) -> str | None:
+    start = data.find(b"MSH")
+    if start < 0 or len(data) < start + 8:
+        return None
+    end = len(data)
+    for stop in (b"\r", b"\n"):
+        k = data.find(stop, start)
+        if 0 <= k < end:
+            end = k
+    fs = data[start + 3:start + 4]
+    fields = data[start:end].split(fs)
+    if len(fields) <= 17:
+        return None
+    label = fields[17].split(data[start + 4:start + 5])[0].decode("ascii", "replace").strip().upper()
+    return _CHARSETS.get(label)
+
+
+class _Reader:
+    def __init__(self, text: str, filename: str, charset: str) -> None:
+        self.text = text
+        self.file = filename
+        self.charset = charset
+
+    def err(self, message: str, line: int, record: str, field: str | None = None) -> FormatError:
+        return FormatError(message, file=self.file, line=line, record=record, field=field)
+
+    def groups(self) -> Iterator[Group]:
+        fs, cs, rs, es, ss = "|", "^", "~", "\\", "&"
+        un = unescaper(fs, cs, rs, es, ss, self.charset)
+        patient: Patient | None = None
+        reqs: list[tuple[Request, list[Result]]] = []
+        request: Request | None = None
+        results: list[Result] = []
+        target: Patient | Request | Result | None = None
+        site: str | None = None
+        in_message = False
+        nres = 0
+        for no, seg in enumerate(split_lines(self.text), 1):
+            if not seg:
+                continue
+            if seg[0] == "\ufeff":
+                seg = seg[1:]
+            name = seg[:3]
+            if name == "MSH":
+                if len(seg) < 8:
+                    raise self.err("MSH segment too short for its delimiters", no, "MSH", "MSH-2")
+                d = seg[3:8]
+                if len(set(d)) != 5 or any(c.isalnum() or c in " \t" for c in d):
+                    raise self.err("MSH delimiters are not five distinct special characters", no, "MSH",
+                                   "MSH-2")
+                if d != "|^~\\&":
+                    fs, cs, rs, es, ss = d[0], d[1], d[2], d[3], d[4]
+                    un = unescaper(fs, cs, rs, es, ss, self.charset)
+                fields = seg.split(fs)
+                mtype = _at(fields, 8).split(cs)
+                if mtype[0] != "ORU" or _at(mtype, 1) not in ("R01", ""):
+                    raise self.err("not an ORU^R01 message", no, "MSH", "MSH-9")
+                in_message = True
+                request, results, target, site = None, [], None, None
+                continue
+            if not in_message:
+                if name in ("FHS", "BHS", "FTS", "BTS"):
+                    continue
+                raise self.err("segment before any MSH", no, name)
+            fields = seg.split(fs)
+            if name == "OBX":
+                if request is None:
+                    raise self.err("OBX segment outside an OBR", no, "OBX")
+                if patient is None:  # pragma: no cover - request implies patient
+                    raise self.err("OBX segment outside a patient", no, "OBX")
+                nres += 1
+                res = self.result(fields, no, patient.id, request.id, nres, un, cs, rs, ss)
+                results.append(res)
+                target = res
+            elif name == "NTE":
+                if target is None:
+                    continue  # an NTE after MSH or SPM: nothing of ours to attach it to
+                text = "\n".join(un(r) for r in _at(fields, 3).split(rs))
+                kind = _at(fields, 4).split(cs)[0]
+                if kind == BLOOD_GROUP_NTE and isinstance(target, Patient):
+                    target.blood_group = text or None
+                else:
+                    target.comment = f"{target.comment}\n{text}" if target.comment is not None else text
+            elif name == "OBR":
+                if patient is None:
+                    raise self.err("OBR segment outside a patient", no, "OBR")
+                request = self.request(fields, no, patient.id, un, cs, ss)
+                if request.site_finess is None:
+                    request.site_finess = site
+                site = None
+                results = []
+                nres = 0
+                reqs.append((request, results))
+                target = request
+            elif name == "ORC":
+                site = un(_at(_at(fields, 21).split(cs), 9)) or None
+            elif name == "SPM":
+                if request is not None:
+                    spec = un(_at(fields, 4).split(cs)[0])
+                    if spec and request.specimen_type is None:
+                        request.specimen_type = spec
+                    if request.collected_at is None and _at(fields, 17):
+                        request.collected_at = self.ts(_at(fields, 17).split(cs)[0], no, "SPM", "SPM-17")
+                    if request.received_at is None and _at(fields, 18):
+                        request.received_at = self.ts(_at(fields, 18), no, "SPM", "SPM-18")
+                target = None
+            elif name == "PID":
+                new = self.patient(fields, no, un, cs, rs, ss)
+                if patient is not None:
+                    if new == patient:
+                        # the same patient again in the next message: one group
+                        request, results, target = None, [], patient
+                        continue
+                    yield patient, reqs
+                patient, reqs, request, results, target = new, [], None, [], new
+            else:
+                # PV1, PD1, NK1, TQ1, CTD, FT1, CTI, DSC...: nothing we map
+                keep = name in ("PV1", "PV2", "PD1", "NK1") and target is patient
+                target = patient if keep else None
+        if patient is not None:
+            yield patient, reqs
+
+    def ts(self, value: str, line: int, record: str, field: str) -> str | None:
+        if not value:
+            return None
+        return ts_to_iso(value, file=self.file, line=line, record=record, field=field)
+
+    def patient(self, f: list[str], no: int, un: Callable[[str], str], cs: str, rs: str, ss: str) -> Patient:
+        pid = ""
+        other = ""
+        ins = oid = nir = owner = None
+        has_ins = False
+        for rep in _at(f, 3).split(rs):
+            if not rep:
+                continue
+            c = rep.split(cs)
+            value = un(c[0])
+            kind = _at(c, 4)
+            if kind in _INS_TYPES:
+                has_ins = True
+                auth = _at(c, 3).split(ss)
+                ins = value or None
+                oid = un(_at(auth, 1)) or None
+            elif kind == "NH":
+                nir = value or None
+                owner = _NIR_OWNER_FROM_NS.get(un(_at(c, 3).split(ss)[0]))
+            elif kind == "PI" and not pid:
+                pid = value
+            elif not other:
+                other = value
+        pid = pid or other or un(_at(f, 2).split(cs)[0])
+        if not pid:
+            raise self.err("patient without an id", no, "PID", "PID-3")
+        p = Patient(id=pid, nir=nir, nir_owner=owner)
+        if has_ins:
+            p.ins, p.ins_oid = ins, oid
+        given_l = given_d = None
+        for rep in _at(f, 5).split(rs):
+            if not rep or rep == '""':
+                continue
+            c = rep.split(cs)
+            kind = _at(c, 6)
+            given = un(_at(c, 2)) or un(_at(c, 1)) or None
+            if kind == "D":
+                p.used_name = un(c[0]) or None
+                given_d = given
+            elif kind == "L" or (not kind and given_l is None and p.birth_name is None):
+                p.birth_name = un(c[0]) or None
+                given_l = given
+        p.given_names = given_l if given_l is not None else given_d
+        if _at(f, 7):
+            p.birth_date = self.ts(_at(f, 7), no, "PID", "PID-7")
+        p.sex = un(_at(f, 8)) or None
+        for rep in _at(f, 11).split(rs):
+            if not rep:
+                continue
+            c = rep.split(cs)
+            if _at(c, 6) == "BDL":
+                p.birth_place = un(_at(c, 8)) or None
+            elif p.address is None and p.city is None and p.postcode is None:
+                street = "\n".join(un(s) for s in c[:2] if s)
+                p.address = street or None
+                p.city = un(_at(c, 2)) or None
+                p.postcode = un(_at(c, 4)) or None
+        for rep in _at(f, 13).split(rs):
+            if not rep:
+                continue
+            c = rep.split(cs)
+            if _at(c, 1) == "NET" or _at(c, 2) == "Internet":
+                p.email = p.email or un(_at(c, 3)) or None
+            elif p.phone is None:
+                p.phone = un(_at(c, 11)) or un(c[0]) or None
+        p.identity_status = un(_at(f, 32).split(rs)[0]) or None
+        return p
+
+    def request(self, f: list[str], no: int, patient_id: str, un: Callable[[str], str], cs: str,
+                ss: str) -> Request:
+        rid = un(_at(f, 3).split(cs)[0]) or un(_at(f, 2).split(cs)[0])
+        if not rid:
+            raise self.err("request without a filler or placer order number", no, "OBR", "OBR-3")
+        r = Request(id=rid, patient_id=patient_id)
+        r.collected_at = self.ts(_at(f, 7), no, "OBR", "OBR-7")
+        r.received_at = self.ts(_at(f, 14), no, "OBR", "OBR-14")
+        doctor = _at(f, 16).split("~")[0].split(cs)
+        ident = un(doctor[0])
+        kind = _at(doctor, 12)
+        if kind == "IDNPS" and ident[:1] == "8":
+            r.prescriber_rpps = ident[1:] or None
+        elif kind == "RPPS" or (len(ident) == 11 and ident.isascii() and ident.isdigit()):
+            r.prescriber_rpps = ident or None
+        status = _at(f, 25)
+        if status:
+            word = REQUEST_STATUS_FROM_CODE.get(status)
+            if word is None:
+                raise self.err("unknown result status", no, "OBR", "OBR-25")
+            r.status = word
+        return r
+
+    def result(self, f: list[str], no: int, patient_id: str, request_id: str, pos: int,
+               un: Callable[[str], str], cs: str, rs: str, ss: str) -> Result:
+        vt = _at(f, 2) or "ST"
+        rid = un(_at(f, 4)) or f"{request_id}-{_at(f, 1) or pos}"
+        s = Result(id=rid, request_id=request_id, patient_id=patient_id, value_type=vt)
+        code = _at(f, 3).split(cs)
+        if _at(code, 2) == "LN":
+            s.loinc = un(code[0]) or None
+        elif _at(code, 5) == "LN":
+            s.loinc = un(code[3]) or None
+        label = un(_at(code, 4)) if _at(code, 5) == "L" else ""
+        s.label = label or un(_at(code, 1)) or None
+        raw = _at(f, 5)
+        if raw:
+            if vt in ("CE", "CWE", "CNE", "CF"):
+                s.value = "^".join(un(c) for c in raw.split(rs)[0].split(cs))
+            elif vt == "SN":
+                s.value = "".join(un(c) for c in raw.split(cs))
+            elif vt in ("TX", "FT"):
+                s.value = "\n".join(un(r) for r in raw.split(rs))
+            else:
+                s.value = un(raw)
+        s.unit = un(_at(f, 6).split(cs)[0]) or None
+        s.ref_low, s.ref_high = parse_range(un(_at(f, 7)))
+        s.flag = un(_at(f, 8).split(rs)[0]) or None
+        status = _at(f, 11)
+        s.status = None if status == '""' else (un(status) or None)
+        s.category = un(_at(f, 13)) or None
+        s.observed_at = self.ts(_at(f, 14), no, "OBX", "OBX-14")
+        return s
+
+
+class Hl7Codec:
+    """Reader and writer of HL7 v2.5 ORU^R01 (French profile)."""
+
+    name = "hl7v25"
+
+    def __init__(
+        self,
+        *,
+        mllp: bool = False,
+        sending_application: str = "ECLUSE",
+        sending_facility: str = "",
+        receiving_application: str = "",
+        receiving_facility: str = "",
+        processing_id: str = "P",
+        control_prefix: str = "ECL",
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.mllp = mllp
+        self.sending_application = sending_application
+        self.sending_facility = sending_facility
+        self.receiving_application = receiving_application
+        self.receiving_facility = receiving_facility
+        self.processing_id = processing_id
+        self.control_prefix = control_prefix
+        self.now = now
+
+    def sniff(self, head: bytes) -> bool:
+        return head.lstrip(b"\xef\xbb\xbf\x0b\r\n ").startswith((b"MSH", b"FHS", b"BHS"))
+
+    def read(self, data: bytes, *, filename: str) -> Iterator[Record]:
+        return flatten(self.read_groups(data, filename=filename))
+
+    def read_groups(self, data: bytes, *, filename: str) -> Iterator[Group]:
+        if b"\x0b" in data or b"\x1c" in data:
+            data = data.replace(b"\x0b", b"").replace(b"\x1c", b"\r")
+        declared = _charset(data)
+        order = tuple(dict.fromkeys((declared or "utf-8", "utf-8", "cp1252", "iso-8859-1")))
+        text, charset = decode_lenient(data, order)
+        return _Reader(text, filename, charset).groups()
+
+    def write(self, records: Iterable[Record]) -> bytes:
+        pattern, table = escaper("|", "^", "~", "\\", "&")
+        search = pattern.search
+
+        def e(value: str | None) -> str:
+            if not value:
+                return ""
+            return value.translate(table) if search(value) else value
+
+        def ts(value: str | None, record: str, field: str) -> str:
+            return iso_to_ts(value, record=record, field=field) if value else ""
+
+        stamp = self.now().strftime("%Y%m%d%H%M%S")
+        head = (f"MSH|^~\\&|{e(self.sending_application)}|{e(self.sending_facility)}|"
+                f"{e(self.receiving_application)}|{e(self.receiving_facility)}|{stamp}||ORU^R01^ORU_R01|")
+        tail = f"|{e(self.processing_id)}|2.5^FRA|||AL|NE|FRA|UNICODE UTF-8\r"
+        out: list[str] = []
+        add = out.append
+        start, end = ("\x0b", "\x1c\r") if self.mllp else ("", "")
+        for n, (p, reqs) in enumerate(group_records(records), 1):
+            check_patient(p)
+            who = f"Patient {p.id}"
+            add(f"{start}{head}{e(self.control_prefix)}{n:08d}{tail}")
+            ids = [f"{e(p.id)}^^^^PI"]
+            if p.ins or p.ins_oid:
+                auth = f"{ins_namespace(p.ins_oid)}&{e(p.ins_oid)}&ISO" if p.ins_oid else ins_namespace(None)
+                ids.append(f"{e(p.ins)}^^^{auth}^INS")
+            if p.nir or p.nir_owner:
+                ids.append(f"{e(p.nir)}^^^{_NIR_OWNER_NS[p.nir_owner]}^NH")
+            given = e(p.given_names)
+            first = e(p.given_names.split(" ")[0]) if p.given_names else ""
+            names = []
+            if p.birth_name or p.given_names:
+                names.append(f"{e(p.birth_name)}^{first}^{given}^^^^L")
+            if p.used_name:
+                names.append(f"{e(p.used_name)}^{first}^{given}^^^^D")
+            addr = []
+            if p.address or p.city or p.postcode:
+                addr.append(f"{e(p.address)}^^{e(p.city)}^^{e(p.postcode)}^^H")
+            if p.birth_place:
+                addr.append(f"^^^^^^BDL^^{e(p.birth_place)}")
+            tel = []
+            if p.phone:
+                tel.append(f"^PRN^PH^^^^^^^^^{e(p.phone)}")
+            if p.email:
+                tel.append(f"^NET^Internet^{e(p.email)}")
+            # PID-5 is required: no name at all is written as the HL7 null ""
+            pid = ["PID", "1", "", "~".join(ids), "", "~".join(names) or '""', "", ts(p.birth_date, who, "birth_date"),
+                   e(p.sex), "", "", "~".join(addr), "", "~".join(tel)]
+            if p.identity_status:
+                pid.extend([""] * (32 - len(pid)))
+                pid.append(e(p.identity_status))
+            add("|".join(pid).rstrip("|") + "\r")
+            k = 0
+            if p.comment is not None and p.comment != "":
+                k += 1
+                add(f"NTE|{k}||{e(p.comment)}\r")
+            if p.blood_group:
+                k += 1
+                add(f"NTE|{k}||{e(p.blood_group)}|{BLOOD_GROUP_NTE}^Blood group^99ECL\r")
+            for i, (r, results) in enumerate(reqs, 1):
+                rwho = f"Request {r.id}"
+                status = ""
+                if r.status:
+                    code = REQUEST_STATUS_TO_CODE.get(r.status)
+                    if code is None:
+                        raise FormatError("unknown request status", record=rwho, field="status",
+                                          hint="request status is one of " + ", ".join(REQUEST_STATUS_TO_CODE))
+                    status = code
+                rid = e(r.id)
+                orc = f"ORC|RE||{rid}"
+                if r.site_finess:
+                    orc += "|" * 18 + f"^^^^^^FINEG^^^{e(r.site_finess)}"
+                add(orc + "\r")
+                doctor = ""
+                if r.prescriber_rpps:
+                    doctor = (f"8{e(r.prescriber_rpps)}^^^^^^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO"
+                              "^D^^^IDNPS")
+                add(f"OBR|{i}||{rid}|11502-2^Laboratory report^LN|||{ts(r.collected_at, rwho, 'collected_at')}"
+                    f"|||||||{ts(r.received_at, rwho, 'received_at')}||{doctor}|||||||||{status}\r")
+                if r.comment:
+                    add(f"NTE|1||{e(r.comment)}\r")
+                for j, s in enumerate(results, 1):
+                    swho = f"Result {s.id}"
+                    vt = s.value_type
+                    value = s.value or ""
+                    if value:
+                        if vt in ("CE", "CWE", "CNE", "CF"):
+                            value = "^".join(e(c) for c in value.split("^"))
+                        elif vt == "SN":
+                            m = _SN_RE.fullmatch(value)
+                            if m is None:
+                                raise FormatError("structured numeric value does not parse", record=swho,
+                                                  field="value", hint="SN values look like <5, >=10, 1:128, 10-20")
+                            value = "^".join(x or "" for x in m.groups()).rstrip("^")
+                        elif vt in ("TX", "FT"):
+                            value = "~".join(e(x) for x in value.split("\n"))
+                        else:
+                            value = e(value)
+                    if s.loinc:
+                        code = f"{e(s.loinc)}^{e(s.label)}^LN"
+                    elif s.label:
+                        code = f"^{e(s.label)}^L"
+                    else:
+                        code = '""'  # OBX-3 is required: HL7 null
+                    unit = f"{e(s.unit)}^{e(s.unit)}^UCUM" if s.unit else ""
+                    rng = format_range(s.ref_low, s.ref_high, sep="-", record=swho)
+                    # OBX-11 is required: an unknown status is written as the HL7 null ""
+                    status = '\\X22\\"' if s.status == '""' else (e(s.status) or '""')
+                    line = (f"OBX|{j}|{e(vt)}|{code}|{e(s.id)}|{value}|{unit}|{e(rng)}|{e(s.flag)}|||"
+                            f"{status}||{e(s.category)}|{ts(s.observed_at, swho, 'observed_at')}")
+                    add(line.rstrip("|") + "\r")
+                    if s.comment:
+                        add(f"NTE|1||{e(s.comment)}\r")
+                if r.specimen_type:
+                    add(f"SPM|1|||{e(r.specimen_type)}^^HL70487\r")
+            if end:
+                add(end)
+        try:
+            return "".join(out).encode("utf-8")
+        except UnicodeEncodeError:
+            raise FormatError("a value holds a lone surrogate and cannot be written in UTF-8") from None

@@ -1,0 +1,284 @@
+"""HPRIM Médecins / "HPRIM Net": the lab-to-GP report (12-line header, free text, an optional
+``****LAB****`` block of ``RES`` and ``TEX`` lines, ``****FIN****``, ``****FINFICHIER****``).
+
+The format carries less than our records (no INS, sex, times, units in UCUM...): see
+``docs/formats/hprim-net.md`` for what survives a round trip. Its NIR line is always read as a
+NIR, never as an INS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+from ecluse.errors import FormatError
+from ecluse.formats._common import Group, Record, check_patient, decode_lenient, flatten, group_records, split_lines
+from ecluse.formats.records import Patient, Request, Result
+
+__all__ = ["HprimNetCodec"]
+
+LAB: Final = "****LAB****"
+FIN: Final = "****FIN****"
+FINFICHIER: Final = "****FINFICHIER****"
+_MARKERS: Final = (LAB, FIN, FINFICHIER)
+_FINESS_RE: Final = re.compile(r"[0-9][0-9AB][0-9]{7}")
+_RPPS_RE: Final = re.compile(r"[0-9]{11}")
+_LOINC_RE: Final = re.compile(r"[0-9]{1,7}-[0-9]")
+_CP_CITY_RE: Final = re.compile(r"([0-9]{5})(?: (.*))?")
+_DMY_RE: Final = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
+_YMD_RE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_NUM_DOT: Final = re.compile(r"-?[0-9]+\.[0-9]+")
+_NUM_COMMA: Final = re.compile(r"-?[0-9]+,[0-9]+")
+_TYPES_OUT: Final = {"NM": "N"}
+_TYPES_IN: Final = {"N": "NM"}
+
+
+def _date_in(value: str, file: str, line: int) -> str | None:
+    if not value:
+        return None
+    m = _DMY_RE.fullmatch(value)
+    if m:
+        return f"{m.group(3)}-{m.group(2)}-{m.group(1)}"
+    if _YMD_RE.fullmatch(value):
+        return value
+    raise FormatError("not a date (JJ/MM/AAAA)", file=file, line=line, record="header")
+
+
+def _date_out(value: str | None, record: str, field: str) -> str:
+    if not value:
+        return ""
+    m = _YMD_RE.match(value)
+    if m is None:
+        raise FormatError("not an ISO date", record=record, field=field)
+    return f"{m.group(3)}/{m.group(2)}/{m.group(1)}"
+
+
+def _title(line: str) -> bool:
+    """A TEX line naming a section (``TEX|HEMATOLOGIE``): no lower-case letter."""
+    text = line[4:]
+    return bool(text.strip()) and not any(c.islower() for c in text)
+
+
+class _Reader:
+    def __init__(self, text: str, filename: str) -> None:
+        self.lines = split_lines(text)
+        self.file = filename
+
+    def groups(self) -> Iterator[Group]:
+        lines = self.lines
+        n = len(lines)
+        i = 0
+        current: Patient | None = None
+        reqs: list[tuple[Request, list[Result]]] = []
+        while i < n:
+            if not lines[i].strip() or lines[i].strip() in (FIN, FINFICHIER):
+                i += 1
+                continue
+            start = i
+            header = [x.strip() for x in lines[i:i + 12]]
+            if len(header) < 12 or any(h in _MARKERS for h in header):
+                raise FormatError("report header shorter than 12 lines", file=self.file, line=start + 1,
+                                  record="header")
+            i += 12
+            patient = self.patient(header, start)
+            body: list[str] = []
+            lab: list[tuple[int, str]] | None = None
+            while i < n:
+                s = lines[i].strip()
+                if s in (FIN, FINFICHIER):
+                    i += 1
+                    break
+                if s == LAB:
+                    lab = []
+                elif lab is None:
+                    body.append(lines[i])
+                elif s:
+                    lab.append((i + 1, lines[i]))
+                i += 1
+            if current is not None and patient != current:
+                yield current, reqs
+                current, reqs = None, []
+            if current is None:
+                current, reqs = patient, []
+            rid = header[8]
+            if rid:
+                req = Request(id=rid, patient_id=patient.id)
+                req.collected_at = _date_in(header[9], self.file, start + 10)
+                sender = header[10].split(None, 1)
+                if sender and _FINESS_RE.fullmatch(sender[0]):
+                    req.site_finess = sender[0]
+                recipient = header[11].split(None, 1)
+                if recipient and _RPPS_RE.fullmatch(recipient[0]):
+                    req.prescriber_rpps = recipient[0]
+                results: list[Result] = []
+                if lab is None:
+                    text = "\n".join(body).strip("\n")
+                    req.comment = text or None
+                else:
+                    self.lab(lab, req, results)
+                reqs.append((req, results))
+        if current is not None:
+            yield current, reqs
+
+    def patient(self, h: list[str], start: int) -> Patient:
+        if not h[0]:
+            raise FormatError("report without a patient id", file=self.file, line=start + 1, record="header")
+        p = Patient(id=h[0], birth_name=h[1] or None, given_names=h[2] or None)
+        address = "\n".join(x for x in (h[3], h[4]) if x)
+        p.address = address or None
+        m = _CP_CITY_RE.fullmatch(h[5])
+        if m:
+            p.postcode, p.city = m.group(1), m.group(2) or None
+        else:
+            p.city = h[5] or None
+        p.birth_date = _date_in(h[6], self.file, start + 7)
+        # line 8 is a NIR, whoever it belongs to: never an INS
+        p.nir = h[7].replace(" ", "") or None
+        return p
+
+    def lab(self, lab: list[tuple[int, str]], req: Request, results: list[Result]) -> None:
+        comment: list[str] = []
+        target: Request | Result = req
+
+        def flush() -> None:
+            if comment:
+                text = "\n".join(comment)
+                target.comment = f"{target.comment}\n{text}" if target.comment else text
+                comment.clear()
+
+        for k, (no, line) in enumerate(lab):
+            if line.startswith("TEX|"):
+                following = lab[k + 1][1] if k + 1 < len(lab) else ""
+                if following.startswith("RES|") and _title(line):
+                    continue
+                comment.append(line[4:])
+            elif line.startswith("RES|"):
+                flush()
+                f = line.split("|")
+                f.extend([""] * (14 - len(f)))
+                res = Result(id=f"{req.id}-{len(results) + 1}", request_id=req.id, patient_id=req.patient_id,
+                             value_type=_TYPES_IN.get(f[3], "ST"))
+                res.label = f[1] or None
+                res.loinc = f[2] if _LOINC_RE.fullmatch(f[2]) else None
+                value = f[4]
+                if res.value_type == "NM" and _NUM_COMMA.fullmatch(value):
+                    value = value.replace(",", ".")
+                res.value = value or None
+                res.unit = f[5] or None
+                res.ref_low = (f[6].replace(",", ".") if _NUM_COMMA.fullmatch(f[6]) else f[6]) or None
+                res.ref_high = (f[7].replace(",", ".") if _NUM_COMMA.fullmatch(f[7]) else f[7]) or None
+                res.flag = f[8] or None
+                res.status = f[9] or None
+                results.append(res)
+                target = res
+            else:
+                raise FormatError("line in the LAB block is neither RES nor TEX", file=self.file, line=no,
+                                  record=line[:3])
+        flush()
+
+
+def _clean(value: str | None, record: str, field: str, *, pipe: bool = False) -> str:
+    if not value:
+        return ""
+    if "\n" in value or "\r" in value or (pipe and "|" in value) or value.strip() in _MARKERS:
+        raise FormatError("value cannot be written on one HPRIM Net line", record=record, field=field,
+                          hint="HPRIM Net has no escapes: choose HPRIM Santé, HL7 or CSV for this data")
+    return value
+
+
+class HprimNetCodec:
+    """Reader and writer of HPRIM Net reports."""
+
+    name = "hprim-net"
+
+    def __init__(self, *, encoding: str = "cp1252", sender: tuple[str, str] = ("ECLUSE", "ECLUSE"),
+                 recipient: tuple[str, str] = ("DEST", "DESTINATAIRE")) -> None:
+        self.encoding = encoding
+        self.sender = sender
+        self.recipient = recipient
+
+    def sniff(self, head: bytes) -> bool:
+        if LAB.encode() in head or FIN.encode() in head:
+            return True
+        # the header alone: a birth date on line 7 and a report date on line 10
+        lines = split_lines(head.decode("iso-8859-1"))
+        if len(lines) < 11:
+            return False
+        return all(_DMY_RE.fullmatch(lines[i].strip()) or _YMD_RE.fullmatch(lines[i].strip()) for i in (6, 9))
+
+    def read(self, data: bytes, *, filename: str) -> Iterator[Record]:
+        return flatten(self.read_groups(data, filename=filename))
+
+    def read_groups(self, data: bytes, *, filename: str) -> Iterator[Group]:
+        text, _ = decode_lenient(data, ("utf-8", "cp1252", "iso-8859-1"))
+        return _Reader(text, filename).groups()
+
+    def write(self, records: Iterable[Record]) -> bytes:
+        out: list[str] = []
+        add = out.append
+        for p, reqs in group_records(records):
+            check_patient(p)
+            who = f"Patient {p.id}"
+            address = (p.address or "").split("\n")
+            if len(address) > 2:
+                raise FormatError("address has more than two lines", record=who, field="address")
+            address += [""] * (2 - len(address))
+            cp_city = " ".join(x for x in (_clean(p.postcode, who, "postcode"), _clean(p.city, who, "city")) if x)
+            head = [_clean(p.id, who, "id"), _clean(p.birth_name, who, "birth_name"),
+                    _clean(p.given_names, who, "given_names"), address[0], address[1], cp_city,
+                    _date_out(p.birth_date, who, "birth_date"), _clean(p.nir, who, "nir")]
+            if not head[0]:
+                raise FormatError("patient without an id", record="Patient", field="id")
+            for part in address:
+                _clean(part, who, "address")
+            todo: list[tuple[Request | None, list[Result]]] = list(reqs) or [(None, [])]
+            for r, results in todo:
+                if r is None:
+                    out.extend(head)
+                    out.extend(["", "", f"{self.sender[0]:<10} {self.sender[1]}",
+                                f"{self.recipient[0]:<10} {self.recipient[1]}", FIN])
+                    continue
+                rwho = f"Request {r.id}"
+                sender = (r.site_finess, "") if r.site_finess else self.sender
+                recipient = (r.prescriber_rpps, "") if r.prescriber_rpps else self.recipient
+                out.extend(head)
+                add(_clean(r.id, rwho, "id"))
+                add(_date_out(r.collected_at, rwho, "collected_at"))
+                add(f"{_clean(sender[0], rwho, 'site_finess'):<10} {sender[1]}".rstrip())
+                add(f"{_clean(recipient[0], rwho, 'prescriber_rpps'):<10} {recipient[1]}".rstrip())
+                add("")
+                add(f"Dossier {r.id}")
+                add("")
+                lab = [LAB]
+                if r.comment:
+                    lab.extend("TEX|" + _clean(x, rwho, "comment") for x in r.comment.split("\n"))
+                for s in results:
+                    swho = f"Result {s.id}"
+                    low = s.ref_low or ""
+                    high = s.ref_high or ""
+                    if _NUM_DOT.fullmatch(low):
+                        low = low.replace(".", ",")
+                    if _NUM_DOT.fullmatch(high):
+                        high = high.replace(".", ",")
+                    fields = [
+                        "RES", _clean(s.label, swho, "label", pipe=True), _clean(s.loinc, swho, "loinc", pipe=True),
+                        _TYPES_OUT.get(s.value_type, "A"), _clean(s.value, swho, "value", pipe=True),
+                        _clean(s.unit, swho, "unit", pipe=True), _clean(low, swho, "ref_low", pipe=True),
+                        _clean(high, swho, "ref_high", pipe=True), _clean(s.flag, swho, "flag", pipe=True),
+                        _clean(s.status, swho, "status", pipe=True), "", "", "", "",
+                    ]
+                    lab.append("|".join(fields))
+                    norm = f" ({low}-{high})" if low or high else ""
+                    add(f"{s.label or s.loinc or ''} : {s.value or ''} {s.unit or ''}{norm}".rstrip())
+                    if s.comment:
+                        lab.extend("TEX|" + _clean(x, swho, "comment") for x in s.comment.split("\n"))
+                add("")
+                out.extend(lab)
+                add(FIN)
+        add(FINFICHIER)
+        try:
+            return ("\r\n".join(out) + "\r\n").encode(self.encoding)
+        except (UnicodeEncodeError, LookupError) as exc:
+            raise FormatError(f"a value cannot be written in {self.encoding}",
+                              hint="write HPRIM Net in utf-8, or choose another format") from exc

@@ -1,0 +1,459 @@
+"""HPRIM Santé 2.x (ORU): H, P, OBR, OBX, C, A, L records.
+
+See ``docs/formats/hprim-sante.md`` for the field mapping, the Écluse profile for identity
+(INS, OID and identity status in repetitions of P.5) and the strict/lenient rules.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Final
+
+from ecluse.errors import FormatError
+from ecluse.formats._common import (
+    REQUEST_STATUS_FROM_CODE,
+    REQUEST_STATUS_TO_CODE,
+    Group,
+    Record,
+    check_patient,
+    decode_lenient,
+    escaper,
+    flatten,
+    group_records,
+    iso_to_ts,
+    split_lines,
+    ts_to_iso,
+    unescaper,
+)
+from ecluse.formats._ranges import format_range, parse_range
+from ecluse.formats.records import Patient, Request, Result
+
+__all__ = ["HprimSanteCodec"]
+
+_DELIMS: Final = "|~^\\&"  # field, component, repetition, escape, sub-component
+_HEAD_RE: Final = re.compile(rb"[\xef\xbb\xbf\x02\r\n ]*H([^A-Za-z0-9\r\n])([^A-Za-z0-9\r\n]{4})")
+_WRAP: Final = 220
+
+
+def _hex_escape(exc: UnicodeError) -> tuple[str, int]:
+    """Encoding error handler: a character the charset lacks becomes ``\\X<UTF-8 hex>\\``."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    chunk = exc.object[exc.start:exc.end]
+    try:
+        raw = chunk.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FormatError("a value holds a lone surrogate and cannot be written") from None
+    return f"\\X{raw.hex().upper()}\\", exc.end
+
+
+codecs.register_error("ecluse-hprim-hex", _hex_escape)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _at(fields: list[str], i: int) -> str:
+    return fields[i] if i < len(fields) else ""
+
+
+class _Reader:
+    """One pass over the logical records of a decoded file."""
+
+    def __init__(self, text: str, filename: str, charset: str) -> None:
+        self.text = text
+        self.file = filename
+        self.charset = charset
+        self.fs = "|"
+        self.cs = "~"
+        self.rs = "^"
+        self.un: Callable[[str], str] = unescaper("|", "~", "^", "\\", "&", charset, hex_utf8=True)
+
+    def err(self, message: str, line: int, record: str, field: str | None = None) -> FormatError:
+        return FormatError(message, file=self.file, line=line, record=record, field=field)
+
+    def logical_records(self) -> Iterator[tuple[int, str]]:
+        pending: tuple[int, str] | None = None
+        seen_header = False
+        for no, line in enumerate(split_lines(self.text), 1):
+            if not line:
+                continue
+            if line[0] in "\ufeff\x02":
+                line = line.lstrip("\ufeff\x02")
+                if not line:
+                    continue
+            if seen_header and line[0] == "A" and line[1:2] == self.fs:
+                if pending is None:
+                    raise self.err("continuation record with nothing to continue", no, "A")
+                pending = (pending[0], pending[1] + line[2:])
+                continue
+            if line[0] == "H" and len(line) >= 6 and line[1] not in "\x03\x04":
+                d = line[1:6]
+                if len(set(d)) != 5 or any(c.isalnum() or c in " \t" for c in d):
+                    raise self.err("header delimiters are not five distinct special characters", no, "H",
+                                   "H.2")
+                if pending is not None:
+                    yield pending
+                    pending = None
+                self.fs, self.cs, self.rs = d[0], d[1], d[2]
+                self.un = unescaper(d[0], d[1], d[2], d[3], d[4], self.charset, hex_utf8=True)
+                seen_header = True
+                pending = (no, line)
+                continue
+            if not seen_header:
+                raise self.err("file does not start with an H record", no, line[:3].strip(self.fs) or "?")
+            if pending is not None:
+                yield pending
+            pending = (no, line)
+        if pending is not None:
+            yield pending
+
+    def comps(self, value: str) -> list[str]:
+        return [self.un(c) for c in value.split(self.cs)]
+
+    def ts(self, value: str, line: int, record: str, field: str) -> str | None:
+        if not value:
+            return None
+        return ts_to_iso(value, file=self.file, line=line, record=record, field=field)
+
+    def groups(self) -> Iterator[Group]:
+        patient: Patient | None = None
+        reqs: list[tuple[Request, list[Result]]] = []
+        request: Request | None = None
+        results: list[Result] = []
+        # where C records attach: the last P, OBR or OBX
+        target: Patient | Request | Result | None = None
+        comment_lines: list[str] = []
+
+        def flush_comment() -> None:
+            nonlocal comment_lines
+            if target is not None and comment_lines:
+                text = "\n".join(comment_lines)
+                target.comment = f"{target.comment}\n{text}" if target.comment else text
+            comment_lines = []
+
+        ended = False
+        for no, rec in self.logical_records():
+            fields = rec.split(self.fs)
+            kind = fields[0]
+            if kind == "C":
+                if target is None:
+                    raise self.err("comment record before any P, OBR or OBX", no, "C")
+                raw = _at(fields, 3)
+                comment_lines.extend(self.un(r) for r in raw.split(self.rs))
+                continue
+            flush_comment()
+            if kind == "OBX":
+                if request is None:
+                    raise self.err("OBX record outside a request", no, "OBX")
+                if patient is None:  # pragma: no cover - request implies patient
+                    raise self.err("OBX record outside a patient", no, "OBX")
+                result = self.result(fields, no, patient.id, request.id, len(results) + 1)
+                results.append(result)
+                target = result
+            elif kind == "OBR":
+                if patient is None:
+                    raise self.err("OBR record outside a patient", no, "OBR")
+                request = self.request(fields, no, patient.id)
+                results = []
+                reqs.append((request, results))
+                target = request
+            elif kind == "P":
+                if patient is not None:
+                    yield patient, reqs
+                patient = self.patient(fields, no)
+                reqs, request, results = [], None, []
+                target = patient
+            elif kind == "H":
+                ended = False
+                if patient is not None:
+                    yield patient, reqs
+                patient, reqs, request, results, target = None, [], None, [], None
+            elif kind == "L":
+                ended = True
+                if patient is not None:
+                    yield patient, reqs
+                patient, reqs, request, results, target = None, [], None, [], None
+            else:
+                # other records (Q, M, S, FAC, REG, AP, AC...) carry nothing we map: skipped
+                target = None
+        flush_comment()
+        if patient is not None:
+            yield patient, reqs
+        _ = ended
+
+    def patient(self, f: list[str], no: int) -> Patient:
+        p3 = self.comps(_at(f, 2))[0] or self.comps(_at(f, 3))[0]
+        if not p3:
+            raise self.err("patient without an id", no, "P", "P.3")
+        pat = Patient(id=p3)
+        for rep in _at(f, 4).split(self.rs):
+            c = self.comps(rep)
+            kind = c[1] if len(c) > 1 else ""
+            if kind == "INS":
+                pat.ins = c[0] or None
+                pat.ins_oid = _at(c, 2) or None
+                pat.identity_status = _at(c, 3) or None
+            elif kind == "NIR":
+                pat.nir = c[0] or None
+                pat.nir_owner = _at(c, 2) or None
+        name = self.comps(_at(f, 5))
+        first = name[0] or None
+        p7 = _at(f, 6)
+        if p7 == '""':
+            pat.used_name = first
+        elif p7:
+            pat.birth_name = self.comps(p7)[0] or None
+            pat.used_name = first
+        else:
+            pat.birth_name = first
+        given = " ".join(g for g in name[1:] if g)
+        pat.given_names = given or None
+        if _at(f, 7):
+            pat.birth_date = self.ts(_at(f, 7), no, "P", "P.8")
+        pat.sex = self.un(_at(f, 8)) or None
+        for rep in _at(f, 10).split(self.rs):
+            if not rep:
+                continue
+            c = self.comps(rep)
+            if _at(c, 6) == "BDL":
+                pat.birth_place = _at(c, 8) or None
+            else:
+                street = "\n".join(s for s in c[:2] if s)
+                pat.address = street or None
+                pat.city = _at(c, 2) or None
+                pat.postcode = _at(c, 4) or None
+        for rep in _at(f, 12).split(self.rs):
+            if not rep:
+                continue
+            c = self.comps(rep)
+            if _at(c, 1) == "NET":
+                pat.email = c[0] or None
+            elif pat.phone is None:
+                pat.phone = c[0] or None
+        pat.blood_group = self.un(_at(f, 14)) or None
+        return pat
+
+    def request(self, f: list[str], no: int, patient_id: str) -> Request:
+        lab = self.comps(_at(f, 3))
+        req_id = _at(lab, 1) or lab[0]
+        if not req_id:
+            asked = self.comps(_at(f, 2))
+            req_id = _at(asked, 1) or asked[0]
+        if not req_id:
+            raise self.err("request without an id", no, "OBR", "OBR.4")
+        req = Request(id=req_id, patient_id=patient_id)
+        req.collected_at = self.ts(_at(f, 7), no, "OBR", "OBR.8")
+        req.site_finess = self.comps(_at(f, 10))[0] or None
+        clinical = self.un(_at(f, 13))
+        req.comment = clinical or None
+        req.received_at = self.ts(_at(f, 14), no, "OBR", "OBR.15")
+        req.specimen_type = self.comps(_at(f, 15))[0] or None
+        doctor = self.comps(_at(f, 16).split(self.rs)[0])
+        if _at(doctor, 2) == "RPPS" or (len(doctor[0]) == 11 and doctor[0].isascii() and doctor[0].isdigit()):
+            req.prescriber_rpps = doctor[0] or None
+        status = _at(f, 25)
+        if status:
+            word = REQUEST_STATUS_FROM_CODE.get(status)
+            if word is None:
+                raise self.err("unknown report status", no, "OBR", "OBR.26")
+            req.status = word
+        return req
+
+    def result(self, f: list[str], no: int, patient_id: str, request_id: str, pos: int) -> Result:
+        seq = _at(f, 1)
+        rid = self.un(_at(f, 4)) or f"{request_id}-{seq or pos}"
+        vtype = self.un(_at(f, 2)) or "ST"
+        res = Result(id=rid, request_id=request_id, patient_id=patient_id, value_type=vtype)
+        test = self.comps(_at(f, 3))
+        if _at(test, 2) == "LN":
+            res.loinc = test[0] or None
+        elif _at(test, 5) == "LN":
+            res.loinc = test[3] or None
+        res.label = _at(test, 1) or None
+        raw = _at(f, 5)
+        if raw:
+            if vtype == "TX":
+                res.value = "\n".join(self.un(c) for rep in raw.split(self.rs) for c in rep.split(self.cs))
+            elif vtype in ("CE", "CWE"):
+                res.value = "^".join(self.comps(raw))
+            else:
+                res.value = self.un(raw)
+        res.unit = self.un(_at(f, 6)) or None
+        res.ref_low, res.ref_high = parse_range(self.un(_at(f, 7)))
+        res.flag = self.un(_at(f, 8)) or None
+        res.status = self.un(_at(f, 11)) or None
+        res.category = self.un(_at(f, 13)) or None
+        res.observed_at = self.ts(_at(f, 14), no, "OBX", "OBX.15")
+        return res
+
+
+class HprimSanteCodec:
+    """Reader and writer of HPRIM Santé 2.x ORU files."""
+
+    name = "hprim-sante"
+
+    def __init__(
+        self,
+        *,
+        encoding: str = "iso-8859-1",
+        sender: tuple[str, str] = ("ECLUSE", "ECLUSE"),
+        receiver: tuple[str, str] = ("DEST", "DESTINATAIRE"),
+        file_name: str = "ECLUSE.HPR",
+        processing: str = "P",
+        now: Callable[[], datetime] = _utcnow,
+        wrap: int = _WRAP,
+    ) -> None:
+        if encoding.lower().replace("_", "-") not in ("iso-8859-1", "latin-1", "latin1", "cp1252",
+                                                       "windows-1252"):
+            raise FormatError("HPRIM Santé is written in ISO-8859-1 or cp1252",
+                              hint="choose encoding iso-8859-1 or cp1252")
+        if wrap < 20:
+            raise FormatError("line width too small", hint="wrap lines at 20 characters or more")
+        self.encoding = encoding
+        self.sender = sender
+        self.receiver = receiver
+        self.file_name = file_name
+        self.processing = processing
+        self.now = now
+        self.wrap = wrap
+
+    # ------------------------------------------------------------------ read
+    def sniff(self, head: bytes) -> bool:
+        m = _HEAD_RE.match(head)
+        if m is None:
+            return False
+        d = m.group(1) + m.group(2)
+        return len(set(d)) == 5
+
+    def read(self, data: bytes, *, filename: str) -> Iterator[Record]:
+        return flatten(self.read_groups(data, filename=filename))
+
+    def read_groups(self, data: bytes, *, filename: str) -> Iterator[Group]:
+        # ISO-8859-1 by the standard, cp1252 in practice; UTF-8 only when a BOM says so
+        order = ("utf-8-sig",) if data.startswith(b"\xef\xbb\xbf") else ("cp1252", "iso-8859-1")
+        text, charset = decode_lenient(data, order)
+        return _Reader(text, filename, charset).groups()
+
+    # ------------------------------------------------------------------ write
+    def write(self, records: Iterable[Record]) -> bytes:
+        pattern, table = escaper("|", "~", "^", "\\", "&")
+        search = pattern.search
+
+        def e(value: str | None) -> str:
+            if not value:
+                return ""
+            return value.translate(table) if search(value) else value
+
+        def ts(value: str | None, record: str, field: str) -> str:
+            return iso_to_ts(value, record=record, field=field) if value else ""
+
+        lines: list[str] = []
+        owners: list[str] = []  # record named by each line
+        add = lines.append
+
+        def comment(text: str | None, owner: str) -> None:
+            if text:
+                for i, part in enumerate(text.split("\n"), 1):
+                    add(f"C|{i}|L|{e(part)}".rstrip("|"))
+                    owners.append(owner)
+
+        stamp = self.now().strftime("%Y%m%d%H%M%S")
+        add(f"H|~^\\&|{e(self.file_name)}||{e(self.sender[0])}~{e(self.sender[1])}||ORU|||"
+            f"{e(self.receiver[0])}~{e(self.receiver[1])}||{e(self.processing)}|H2.2~C|{stamp}")
+        owners.append("H")
+        for n, (p, reqs) in enumerate(group_records(records), 1):
+            check_patient(p)
+            who = f"Patient {p.id}"
+            ids = []
+            if p.ins or p.ins_oid or p.identity_status:
+                ids.append(f"{e(p.ins)}~INS~{e(p.ins_oid)}~{e(p.identity_status)}")
+            if p.nir or p.nir_owner:
+                ids.append(f"{e(p.nir)}~NIR~{e(p.nir_owner)}")
+            if p.used_name:
+                # '""' (explicit null) in P.7 says "no birth name"; a birth name spelled '""' is escaped
+                first: str | None = p.used_name
+                p7 = ('\\X22\\"' if p.birth_name == '""' else e(p.birth_name)) if p.birth_name else '""'
+            else:
+                first, p7 = p.birth_name, ""
+            p6 = e(first) + (f"~{e(p.given_names)}" if p.given_names else "")
+            addr = []
+            if p.address or p.city or p.postcode:
+                addr.append(f"{e(p.address)}~~{e(p.city)}~~{e(p.postcode)}")
+            if p.birth_place:
+                addr.append(f"~~~~~~BDL~~{e(p.birth_place)}")
+            phones = []
+            if p.phone:
+                phones.append(e(p.phone))
+            if p.email:
+                phones.append(f"{e(p.email)}~NET")
+            add("|".join((
+                "P", str(n), e(p.id), "", "^".join(ids), p6, p7, ts(p.birth_date, who, "birth_date"),
+                e(p.sex), "", "^".join(addr), "", "^".join(phones), "", e(p.blood_group),
+            )).rstrip("|"))
+            owners.append(who)
+            comment(p.comment, who)
+            for i, (r, results) in enumerate(reqs, 1):
+                rwho = f"Request {r.id}"
+                status = ""
+                if r.status:
+                    code = REQUEST_STATUS_TO_CODE.get(r.status)
+                    if code is None:
+                        raise FormatError("unknown request status", record=rwho, field="status",
+                                          hint="request status is one of " + ", ".join(REQUEST_STATUS_TO_CODE))
+                    status = code
+                f = [""] * 26
+                f[0], f[1], f[3] = "OBR", str(i), f"~{e(r.id)}"
+                f[7] = ts(r.collected_at, rwho, "collected_at")
+                f[10] = e(r.site_finess)
+                f[14] = ts(r.received_at, rwho, "received_at")
+                f[15] = e(r.specimen_type)
+                if r.prescriber_rpps:
+                    f[16] = f"{e(r.prescriber_rpps)}~~RPPS"
+                f[25] = status
+                add("|".join(f).rstrip("|"))
+                owners.append(rwho)
+                comment(r.comment, rwho)
+                for j, s in enumerate(results, 1):
+                    swho = f"Result {s.id}"
+                    value = s.value or ""
+                    if value:
+                        vt = s.value_type
+                        if vt == "TX":
+                            value = "~".join(e(part) for part in value.split("\n"))
+                        elif vt in ("CE", "CWE"):
+                            value = "~".join(e(part) for part in value.split("^"))
+                        else:
+                            value = e(value)
+                    if s.loinc:
+                        test = f"{e(s.loinc)}~{e(s.label)}~LN"
+                    elif s.label:
+                        test = f"~{e(s.label)}~L"
+                    else:
+                        test = ""
+                    add("|".join((
+                        "OBX", str(j), e(s.value_type), test, e(s.id), value, e(s.unit),
+                        format_range(s.ref_low, s.ref_high, sep=" - ", record=swho), e(s.flag), "", "",
+                        e(s.status), "", e(s.category), ts(s.observed_at, swho, "observed_at"),
+                    )).rstrip("|"))
+                    owners.append(swho)
+                    comment(s.comment, swho)
+        add("L|1")
+        owners.append("L")
+        width = self.wrap
+        out: list[str] = []
+        for line in lines:
+            if len(line) <= width:
+                out.append(line)
+            else:
+                out.append(line[:width])
+                step = width - 2
+                for k in range(width, len(line), step):
+                    out.append("A|" + line[k:k + step])
+        text = "\r\n".join(out) + "\r\n"
+        # a character the charset lacks is written as \X<UTF-8 hex>\ (Écluse profile)
+        return text.encode(self.encoding, "ecluse-hprim-hex")
