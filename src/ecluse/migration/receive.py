@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -193,50 +193,96 @@ def _target_schema(conn: sqlite3.Connection) -> None:
                  "manifest_sha256 TEXT NOT NULL, imported_at TEXT NOT NULL, counts TEXT NOT NULL)")
 
 
+def astuple(rec: Patient | Request | Result) -> tuple[Any, ...]:
+    """A flat record as a row (``dataclasses.astuple`` deep-copies; these are flat)."""
+    return tuple(getattr(rec, name) for name in rec.__slots__)
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]], package_id: str) -> None:
+    cols = _columns(_TABLES[table])
+    try:
+        conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+    except sqlite3.IntegrityError as exc:
+        raise ImportConflictError(f"the target already holds some {table} of package {package_id}",
+                                  hint="nothing was imported; check which package brought them with "
+                                  "'SELECT * FROM ecluse_imports'") from exc
+
+
+def _stream(package_dir: Path, manifest: Manifest, identities: list[str], rtype: str,
+            counts: dict[str, int]) -> Iterator[dict[str, Any]]:
+    """Every resource of one type, parsed and validated, file by file; counts checked per file."""
+    for pf in manifest.files:
+        if pf.type != rtype:
+            continue
+        name = pf.name.removesuffix(".age")
+        n = 0
+        for line_no, line in _iter_lines(package_dir, pf, identities):
+            res = fhir.parse_ndjson_line(line, file=name, line_no=line_no)
+            fhir.validate_resource(res, pf.type, file=name, line_no=line_no)
+            n += 1
+            yield res
+        if n != pf.count:
+            raise PackageError(f"{name}: holds {n} resources, the manifest says {pf.count}",
+                               hint="the package is inconsistent; ask the sender to export again")
+        counts[rtype] = counts.get(rtype, 0) + n
+
+
 def _import_sqlite(package_dir: Path, manifest: Manifest, identities: list[str],
                    target: Path) -> dict[str, int]:
+    """Stream the package into the target in one transaction, in batches (memory stays flat).
+
+    Requests are inserted from the ServiceRequests, then completed from the Specimens and
+    DiagnosticReports that share their id; results from the Observations.
+    """
+    batch = 5000
+    pid = manifest.package_id
     conn = sqlite3.connect(target, isolation_level=None)
     try:
         conn.execute("PRAGMA secure_delete=ON")
         conn.execute("BEGIN IMMEDIATE")
         _target_schema(conn)
-        if conn.execute("SELECT 1 FROM ecluse_imports WHERE package_id = ?",
-                        (manifest.package_id,)).fetchone():
-            raise ImportConflictError(f"the target already holds package {manifest.package_id}",
+        if conn.execute("SELECT 1 FROM ecluse_imports WHERE package_id = ?", (pid,)).fetchone():
+            raise ImportConflictError(f"the target already holds package {pid}",
                                       hint="a package is imported once; nothing was changed")
-        by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in fhir.RESOURCE_TYPES}
         counts: dict[str, int] = {}
-        for pf in manifest.files:
-            name = pf.name.removesuffix(".age")
-            n = 0
-            for line_no, line in _iter_lines(package_dir, pf, identities):
-                res = fhir.parse_ndjson_line(line, file=name, line_no=line_no)
-                fhir.validate_resource(res, pf.type, file=name, line_no=line_no)
-                by_type[pf.type].append(res)
-                n += 1
-            if n != pf.count:
-                raise PackageError(f"{name}: holds {n} resources, the manifest says {pf.count}")
-            counts[pf.type] = counts.get(pf.type, 0) + n
-        specimens = {r["id"]: r for r in by_type["Specimen"]}
-        reports = {r["id"]: r for r in by_type["DiagnosticReport"]}
-        rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
-        for rec in fhir.records_from_resources(by_type["Patient"], by_type["ServiceRequest"],
-                                               specimens, reports, by_type["Observation"]):
-            table = ("patients" if isinstance(rec, Patient)
-                     else "requests" if isinstance(rec, Request) else "results")
-            rows[table].append(tuple(asdict(rec).values()))
-        for table, cls in _TABLES.items():
-            cols = _columns(cls)
-            try:
-                conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                                 f"({', '.join('?' * len(cols))})", rows[table])
-            except sqlite3.IntegrityError as exc:
-                raise ImportConflictError(f"the target already holds some {table} of package "
-                                          f"{manifest.package_id}",
-                                          hint="nothing was imported; check which package brought "
-                                          "them with 'SELECT * FROM ecluse_imports'") from exc
+        rows: list[tuple[Any, ...]] = []
+        for res in _stream(package_dir, manifest, identities, "Patient", counts):
+            rows.append(astuple(fhir.record_from_patient(res)))
+            if len(rows) >= batch:
+                _insert(conn, "patients", rows, pid)
+                rows.clear()
+        _insert(conn, "patients", rows, pid)
+        rows.clear()
+        for res in _stream(package_dir, manifest, identities, "ServiceRequest", counts):
+            rows.append(astuple(fhir.record_from_service_request(res, None, None)))
+            if len(rows) >= batch:
+                _insert(conn, "requests", rows, pid)
+                rows.clear()
+        _insert(conn, "requests", rows, pid)
+        rows.clear()
+        updates: list[tuple[Any, ...]] = []
+        for res in _stream(package_dir, manifest, identities, "Specimen", counts):
+            r = fhir.record_from_service_request({"id": res["id"]}, res, None)
+            updates.append((r.specimen_type, r.received_at, r.id))
+            if len(updates) >= batch:
+                conn.executemany("UPDATE requests SET specimen_type = ?, received_at = ? WHERE id = ?", updates)
+                updates.clear()
+        conn.executemany("UPDATE requests SET specimen_type = ?, received_at = ? WHERE id = ?", updates)
+        updates.clear()
+        for res in _stream(package_dir, manifest, identities, "DiagnosticReport", counts):
+            updates.append((res.get("status"), res["id"]))
+            if len(updates) >= batch:
+                conn.executemany("UPDATE requests SET status = ? WHERE id = ?", updates)
+                updates.clear()
+        conn.executemany("UPDATE requests SET status = ? WHERE id = ?", updates)
+        for res in _stream(package_dir, manifest, identities, "Observation", counts):
+            rows.append(astuple(fhir.record_from_observation(res)))
+            if len(rows) >= batch:
+                _insert(conn, "results", rows, pid)
+                rows.clear()
+        _insert(conn, "results", rows, pid)
         conn.execute("INSERT INTO ecluse_imports VALUES (?, ?, datetime('now'), ?)",
-                     (manifest.package_id, manifest.sha256, orjson.dumps(counts).decode()))
+                     (pid, manifest.sha256, orjson.dumps(counts).decode()))
         conn.execute("COMMIT")
         return counts
     except BaseException:
