@@ -16,6 +16,7 @@ Confidence follows the cloud DLP services (prior-art.md §3):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -47,8 +48,26 @@ class Hit:
     detail: str = ""
 
 
+class _StripTable(dict):  # type: ignore[type-arg]
+    """Code point -> its NFKD decomposition without combining marks, computed once per character.
+
+    NFKD decomposes each character on its own and only reorders combining marks, which are all
+    dropped: mapping character by character gives exactly the whole-string result.
+    """
+
+    def __missing__(self, code: int) -> str:
+        out = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c))
+        self[code] = out
+        return out
+
+
+_STRIP = _StripTable()
+
+
 def strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    if text.isascii():
+        return text
+    return text.translate(_STRIP)
 
 
 def _kw_regex(words: Sequence[str]) -> re.Pattern[str]:
@@ -232,7 +251,21 @@ _ACCENTS = {
 }
 
 
+# Outside quotes, the characters that move between values; a quoted string ('' included, as two
+# strings) is one token, and an unterminated one runs to the end of the span, as in SQL.
+_SQL_TOKEN = re.compile(r"'[^']*'?|[,()]")
 _INSERT_COLS = re.compile(r"INSERT INTO\s+\S+\s*\(([^)]*)\)\s*VALUES\s*", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_cols(cols: str) -> tuple[str, ...]:
+    """The normalised column names of ``INSERT INTO t (cols)`` (a dump repeats the same few)."""
+    return tuple(_norm_label(c.strip().strip('"`')) for c in cols.split(","))
+
+
+@functools.lru_cache(maxsize=256)
+def _wanted_cols(cols: str, kw: re.Pattern[str]) -> frozenset[int]:
+    return frozenset(i for i, c in enumerate(_insert_cols(cols)) if kw.search(c))
 
 
 def _sql_label(text: str, ls: int, pos: int) -> str | None:
@@ -240,19 +273,14 @@ def _sql_label(text: str, ls: int, pos: int) -> str | None:
     m = _INSERT_COLS.match(text, ls)
     if m is None or pos < m.end():
         return None
-    cols = [_norm_label(c.strip().strip('"`')) for c in m.group(1).split(",")]
-    idx, quoted = 0, False
-    i = m.end()
-    while i < pos:
-        c = text[i]
-        if c == "'":
-            quoted = not quoted
-        elif not quoted:
-            if c == ",":
-                idx += 1
-            elif c == "(":
-                idx = 0
-        i += 1
+    cols = _insert_cols(m.group(1))
+    idx = 0
+    for t in _SQL_TOKEN.finditer(text, m.end(), pos):
+        c = t.group()
+        if c == ",":
+            idx += 1
+        elif c == "(":
+            idx = 0
     return cols[idx] if idx < len(cols) else None
 
 
@@ -263,30 +291,39 @@ def _sql_column_values(text: str, kw: re.Pattern[str]) -> list[tuple[int, int]]:
     """Spans of the values, in ``INSERT ... VALUES`` lines, of the columns whose name matches ``kw``."""
     out: list[tuple[int, int]] = []
     for m in _INSERT_LINE.finditer(text):
-        cols = [_norm_label(c.strip().strip('"`')) for c in m.group(1).split(",")]
-        wanted = {i for i, c in enumerate(cols) if kw.search(c)}
+        wanted = _wanted_cols(m.group(1), kw)
         if not wanted:
             continue
         end = text.find("\n", m.end())
         end = len(text) if end < 0 else end
-        idx, quoted, vstart = 0, False, m.end() + 1
-        i = m.end()
-        while i < end:
-            c = text[i]
-            if c == "'":
-                quoted = not quoted
-            elif not quoted and c in ",()":
-                if idx in wanted and c != "(" and i > vstart:
-                    a, b = vstart, i
-                    while a < b and text[a] in " '":
-                        a += 1
-                    while b > a and text[b - 1] in " '":
-                        b -= 1
-                    out.append((a, b))
-                idx = 0 if c == "(" else idx + (1 if c == "," else 0)
-                vstart = i + 1
-            i += 1
+        idx, vstart = 0, m.end() + 1
+        for t in _SQL_TOKEN.finditer(text, m.end(), end):
+            c = t.group()
+            if c[0] == "'":
+                continue
+            i = t.start()
+            if idx in wanted and c != "(" and i > vstart:
+                a, b = vstart, i
+                while a < b and text[a] in " '":
+                    a += 1
+                while b > a and text[b - 1] in " '":
+                    b -= 1
+                out.append((a, b))
+            idx = 0 if c == "(" else idx + (1 if c == "," else 0)
+            vstart = i + 1
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _column_dates(delim: str, col: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Cell ``col`` of a line is ``"*`` + a date + ``"*``: for the first line, and after a line feed.
+
+    The same test as ``DATE_RE.fullmatch(cell.strip('"'))`` on the cell ``[^delim\\r\\n]*``: the
+    quotes, the delimiter and the line ends around the date satisfy ``DATE_RE``'s lookarounds.
+    """
+    d = re.escape(delim)
+    body = rf"(?:[^{d}\n]*{d}){{{col}}}(\"*)({_DATE})\"*(?=[{d}\r\n]|\Z)"
+    return re.compile(body), re.compile("\n" + body)
 
 
 def _hprim_net_line(text: str, pos: int) -> int | None:
@@ -347,6 +384,67 @@ def _listed_regex(terms: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)", re.IGNORECASE)
 
 
+# ----------------------------------------------------------------------------- candidate windows
+# The digit detectors run their (slow, lookaround-heavy) expressions only inside runs of the
+# characters their matches are made of: the text is mapped once per class to a two-letter byte
+# string by ``bytes.translate`` and the runs long enough to hold a match are found by one search
+# with a literal prefix, which the regex engine scans at memory speed. Outside those runs the
+# detector cannot match, so the result is the same as a search of the whole text.
+def _class_table(chars: str) -> bytes:
+    table = bytearray(b"x" * 256)
+    for c in chars.encode("ascii"):
+        table[c] = ord("0")
+    return bytes(table)
+
+
+_NIR_CLASS = _class_table("0123456789 .-ABab")
+# Phones: a match starts on 0 or + not preceded by [\w+/:.,\-] (PHONE_RE's lookbehind); those
+# ASCII characters become "x", 0 and + become "S", anything else "a" (allowed before a start, a
+# superset: non-ASCII letters are let through and rejected by PHONE_RE itself).
+_PHONE_START = bytearray(b"a" * 256)
+for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz123456789_/:.,-":
+    _PHONE_START[_c] = ord("x")
+_PHONE_START[ord("0")] = _PHONE_START[ord("+")] = ord("S")
+_PHONE_START_T = bytes(_PHONE_START)
+_PHONE_CAND = re.compile(b"aS")
+_VITALE_CLASS = _class_table("0123456789 ")
+_BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
+_ANY_DIGIT = re.compile(r"\d")
+_LATIN1_LOWER = bytes(ord(chr(i).lower()) for i in range(256))
+# Where a listed LOINC code may end: on "-", between the last digits of one of the codes, before a
+# non-digit. The literal "-" first lets the engine skip fast; the branches are (digit before, after).
+_LOINC_CAND = re.compile(
+    "-(?:"
+    + "|".join(
+        sorted({f"(?<={re.escape(c[-3])}-){re.escape(c[-1])}" for c in SENSITIVE_LOINC})
+    )
+    + ")(?![0-9])"
+)
+_LOINC_LENGTHS = sorted({len(c) for c in SENSITIVE_LOINC}, reverse=True)
+_ROLE_RE = re.compile("(?:" + "|".join(re.escape(r) for r in ROLE_MAILBOXES) + r")(?:[._\-]|\Z)")
+_DOMAIN_TAIL = re.compile(r"[A-Za-z0-9.\-]*")
+
+
+def _runs(raw: bytes | None, n: int, table: bytes, length: int, margin: int = 2) -> list[tuple[int, int]]:
+    """``(pos, endpos)`` spans covering every run of at least ``n`` class characters.
+
+    ``raw`` is the text as Latin-1 bytes (one byte per character); ``None`` means the text has
+    characters beyond Latin-1 (other scripts' digits may then match ``\\d``): the whole text.
+    """
+    if raw is None:
+        return [(0, length)]
+    cls = raw.translate(table)
+    needle = b"0" * n
+    out = []
+    i = cls.find(needle)
+    while i >= 0:
+        end = cls.find(b"x", i + n)
+        end = length if end < 0 else end
+        out.append((i, min(length, end + margin)))
+        i = cls.find(needle, end)
+    return out
+
+
 @dataclass(slots=True)
 class Table:
     """What is known about a delimited text: its delimiter and header row."""
@@ -383,6 +481,7 @@ class Detector:
     def __init__(self, extra_terms: Sequence[str] = ()) -> None:
         self._listed = _listed_regex(extra_terms)
         self._low = ""
+        self._raw: bytes | None = None
 
     # ------------------------------------------------------------------------------ context
     @staticmethod
@@ -431,9 +530,21 @@ class Detector:
         """Every hit in ``text``, whatever its confidence. ``table`` carries a header across chunks."""
         if sniff:
             table = sniff_table(text)
-        low = text.lower()
-        if len(low) != len(text):  # a few characters change length when lowered: keep offsets exact
-            low = text.translate(_ASCII_LOWER)
+        try:
+            self._raw: bytes | None = text.encode("latin-1")
+            latin1 = True
+        except UnicodeEncodeError:
+            # One byte per character still ("?" for the rest), so offsets hold; but if a character
+            # beyond Latin-1 is a digit for ``\d`` the candidate maps would miss it: whole-text path.
+            latin1 = False
+            others = "".join(set(_BEYOND_LATIN1.findall(text)))
+            self._raw = None if _ANY_DIGIT.search(others) else text.encode("latin-1", "replace")
+        if latin1 and self._raw is not None:  # same as str.lower() on Latin-1 text, at bytes.translate speed
+            low = self._raw.translate(_LATIN1_LOWER).decode("latin-1")
+        else:
+            low = text.lower()
+            if len(low) != len(text):  # a few characters change length when lowered: keep offsets exact
+                low = text.translate(_ASCII_LOWER)
         self._low = low
         hits: list[Hit] = []
         hits += self._nir(text, table)
@@ -455,7 +566,9 @@ class Detector:
         shapes: dict[str | None, list[bool]] = {}
         found: list[tuple[Hit, str, str | None]] = []
         oids = [m.start() for m in INS_OID_RE.finditer(text)] if "1.2.250.1.213" in text else []
-        for m in NIR_RE.finditer(text):
+        for m in (
+            m for a, b in _runs(self._raw, 15, _NIR_CLASS, len(text)) for m in NIR_RE.finditer(text, a, b)
+        ):
             s, yy, mm, dept, commune, order, key = m.groups()
             n13 = s + yy + mm + dept.upper() + commune + order
             month_ok = 1 <= int(mm) <= 12 or 20 <= int(mm) <= 42 or int(mm) >= 50
@@ -509,7 +622,7 @@ class Detector:
 
     def _phones(self, text: str, table: Table | None) -> list[Hit]:
         out = []
-        for m in PHONE_RE.finditer(text):
+        for m in self._phone_matches(text):
             raw = m.group(0)
             digits = re.sub(r"\D", "", raw)
             national = "0" + digits[-9:]
@@ -530,10 +643,10 @@ class Detector:
 
     def _emails(self, text: str, table: Table | None) -> list[Hit]:
         out = []
-        for m in EMAIL_RE.finditer(text):
+        for m in (m for a, b in self._at_windows(text) for m in EMAIL_RE.finditer(text, a, b)):
             value = m.group(0)
             local = value.split("@", 1)[0].lower()
-            role = any(local == r or local.startswith((r + ".", r + "-", r + "_")) for r in ROLE_MAILBOXES)
+            role = _ROLE_RE.match(local) is not None
             how, _ = self._context(text, m.start(), m.end(), "email", table, window=60)
             if role or how == "decoy":
                 conf = 0.3
@@ -543,6 +656,61 @@ class Detector:
                 conf = 0.75
             out.append(Hit(m.start(), m.end(), "email", conf, _mask_email(value), value.lower()))
         return out
+
+    def _phone_matches(self, text: str) -> list[re.Match[str]]:
+        """What ``PHONE_RE.finditer(text)`` gives, trying only the positions where one may start."""
+        if self._raw is None:
+            return list(PHONE_RE.finditer(text))
+        out: list[re.Match[str]] = []
+        last = 0
+        n = len(text)
+        match = PHONE_RE.match
+        # A leading "a" stands for the start of the text, where the lookbehind sees nothing.
+        for c in _PHONE_CAND.finditer(b"a" + self._raw.translate(_PHONE_START_T)):
+            p = c.start()  # the "S" is at c.start() + 1 in the prefixed string: text position p
+            if p < last:
+                continue
+            m = match(text, p, min(n, p + 40))
+            if m is not None:
+                out.append(m)
+                last = m.end()
+        return out
+
+    def _loinc_matches(self, text: str) -> list[re.Match[str]]:
+        """What ``LOINC_RE.finditer(text)`` gives, trying only where a listed code ends in "-d"."""
+        if self._raw is None:
+            return list(LOINC_RE.finditer(text))
+        starts: list[int] = []
+        for c in _LOINC_CAND.finditer(text):
+            end = c.end()
+            for n in _LOINC_LENGTHS:
+                if end >= n and text[end - n : end] in SENSITIVE_LOINC:
+                    starts.append(end - n)
+        out: list[re.Match[str]] = []
+        last = 0
+        for p in sorted(starts):
+            if p < last:
+                continue
+            m = LOINC_RE.match(text, p, min(len(text), p + 16))
+            if m is not None:
+                out.append(m)
+                last = m.end()
+        return out
+
+    @staticmethod
+    def _at_windows(text: str) -> list[tuple[int, int]]:
+        """Merged spans around each '@' that hold every address using it (local part <= 64)."""
+        spans: list[tuple[int, int]] = []
+        at = text.find("@")
+        while at >= 0:
+            lo = max(0, at - 64)
+            hi = min(len(text), _DOMAIN_TAIL.match(text, at + 1).end() + 1)  # type: ignore[union-attr]
+            if spans and lo <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(hi, spans[-1][1]))
+            else:
+                spans.append((lo, hi))
+            at = text.find("@", at + 1)
+        return spans
 
     def _birth_dates(self, text: str, table: Table | None) -> list[Hit]:
         spans: dict[int, tuple[int, float]] = {}
@@ -560,11 +728,15 @@ class Detector:
         if table is not None:
             cols = [i for i, h in enumerate(table.header) if _KW["birth_date"].search(h)]
             for col in cols:
-                for m in self._column(table, col).finditer(text, table.header_end):
-                    d = DATE_RE.fullmatch(m.group(1).strip('"'))
-                    if d is not None:
-                        s = m.start(1) + (1 if m.group(1).startswith('"') else 0)
-                        spans[s] = (s + len(d.group(0)), 0.9)
+                # Lines whose cell ``col``, quotes stripped, is exactly a date: one search in C per
+                # line (anchored on the line feed), instead of a Python step per line.
+                first, each = _column_dates(table.delim, col)
+                found = [first.match(text, 0)] if table.header_end == 0 else []
+                found += each.finditer(text, max(0, table.header_end - 1))
+                for m in found:
+                    if m is not None:
+                        s = m.start(1) + (1 if m.group(1) else 0)
+                        spans[s] = (s + len(m.group(2)), 0.9)
         if "****LAB****" in text or "****FIN****" in text:
             for m in DATE_RE.finditer(text, 0, min(len(text), 2000)):
                 if _hprim_net_line(text, m.start()) == 7:
@@ -609,7 +781,9 @@ class Detector:
         out: list[Hit] = []
         if "vitale" not in self._low:
             return out
-        for m in VITALE_RE.finditer(text):
+        for m in (
+            m for a, b in _runs(self._raw, 20, _VITALE_CLASS, len(text)) for m in VITALE_RE.finditer(text, a, b)
+        ):
             how, _ = self._context(text, m.start(), m.end(), "vitale", table, window=80)
             if how in ("label", "window"):
                 digits = re.sub(r"\D", "", m.group(0))
@@ -617,8 +791,8 @@ class Detector:
         return out
 
     def _loinc(self, text: str, table: Table | None) -> list[Hit]:
-        out = []
-        for m in LOINC_RE.finditer(text):
+        out: list[Hit] = []
+        for m in self._loinc_matches(text):
             ls = self._line_start(text, m.start())
             code = m.group(1)
             after = text[m.end() : m.end() + 48]
