@@ -67,6 +67,14 @@ _OBS_CAT: Final = [
 _DR_CAT: Final = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}]
 _DR_CODE: Final = {"coding": [{"system": LOINC, "code": "11502-2"}], "text": "Compte rendu de biologie"}
 _SR_CODE: Final = {"coding": [{"system": LOINC, "code": "26436-6"}], "text": "Examens de laboratoire"}
+#: Constant parts, pre-serialised once: orjson copies a Fragment's bytes instead of walking
+#: nested dicts for each of millions of resources. The resource dicts these functions return
+#: are meant for ``orjson.dumps``.
+_F = orjson.Fragment
+_OBS_CAT_F: Final = _F(orjson.dumps(_OBS_CAT))
+_DR_CAT_F: Final = _F(orjson.dumps(_DR_CAT))
+_DR_CODE_F: Final = _F(orjson.dumps(_DR_CODE))
+_SR_CODE_F: Final = _F(orjson.dumps(_SR_CODE))
 _GENDER: Final = {"M": "male", "F": "female", "U": "unknown"}
 _SEX: Final = {v: k for k, v in _GENDER.items()}
 _OBS_STATUS: Final = {"F": "final", "P": "preliminary", "C": "corrected", "R": "preliminary",
@@ -159,7 +167,7 @@ def service_request(r: Request) -> dict[str, Any]:
         "resourceType": "ServiceRequest", "id": r.id,
         "identifier": [{"type": {"coding": [{"system": _V2_0203, "code": "FILL"}]},
                         "system": REQ_SYSTEM, "value": r.id}],
-        "status": "completed", "intent": "order", "code": _SR_CODE,
+        "status": "completed", "intent": "order", "code": _SR_CODE_F,
         "subject": _ref("Patient", r.patient_id),
     }
     if r.collected_at:
@@ -194,7 +202,7 @@ def diagnostic_report(r: Request, result_ids: Iterable[str]) -> dict[str, Any]:
         "resourceType": "DiagnosticReport", "id": r.id,
         "basedOn": [_ref("ServiceRequest", r.id)],
         "status": _DR_STATUS.get(r.status or "final", "final"),
-        "category": _DR_CAT, "code": _DR_CODE,
+        "category": _DR_CAT_F, "code": _DR_CODE_F,
         "subject": _ref("Patient", r.patient_id),
         "specimen": [_ref("Specimen", r.id)],
         "result": [{"reference": "Observation/" + i} for i in result_ids],
@@ -215,7 +223,7 @@ def observation(o: Result) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "Observation", "id": o.id,
         "status": _OBS_STATUS.get(o.status or "F", "final"),
-        "category": _OBS_CAT,
+        "category": _OBS_CAT_F,
         "code": _code(o.loinc, o.label),
         "subject": {"reference": "Patient/" + o.patient_id},
         "basedOn": [{"reference": "ServiceRequest/" + o.request_id}],
@@ -245,27 +253,27 @@ def observation(o: Result) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _code(loinc: str | None, label: str | None) -> dict[str, Any]:
+def _code(loinc: str | None, label: str | None) -> orjson.Fragment:
     code: dict[str, Any] = {}
     if loinc:
         code["coding"] = [{"system": LOINC, "code": loinc}]
     if label:
         code["text"] = label
-    return code
+    return _F(orjson.dumps(code))
 
 
 @functools.lru_cache(maxsize=64)
-def _interpretation(flag: str) -> list[dict[str, Any]]:
-    return [{"coding": [{"system": _INTERP, "code": flag}]}]
+def _interpretation(flag: str) -> orjson.Fragment:
+    return _F(orjson.dumps([{"coding": [{"system": _INTERP, "code": flag}]}]))
 
 
 @functools.lru_cache(maxsize=64)
-def _category(category: str) -> list[dict[str, Any]]:
-    return [{"url": _CATEGORY, "valueCode": category}]
+def _category(category: str) -> orjson.Fragment:
+    return _F(orjson.dumps([{"url": _CATEGORY, "valueCode": category}]))
 
 
 @functools.lru_cache(maxsize=16384)
-def _range(low: str | None, high: str | None, unit: str | None) -> list[dict[str, Any]]:
+def _range(low: str | None, high: str | None, unit: str | None) -> orjson.Fragment:
     """A reference range; bounds that are not decimal numbers (``<5``) go to ``text``."""
     rr: dict[str, Any] = {}
     text = False
@@ -279,7 +287,7 @@ def _range(low: str | None, high: str | None, unit: str | None) -> list[dict[str
             text = True
     if text:
         rr = {"text": f"{low or ''} - {high or ''}"}  # both sides kept, so the import can split it
-    return [rr]
+    return _F(orjson.dumps([rr]))
 
 
 # --- validation on receive ------------------------------------------------------------

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -156,24 +158,27 @@ def iter_groups(conn: sqlite3.Connection, q: LegacyQuery, id_range: tuple[int, i
             f"ORDER BY s.patient_id, s.id",
             [lo, hi, *rf.params, *cf.params],
         )
-    req_row = next(requests, None)
-    res_row = next(results, None)
+    # Rows come in patient order from the three cursors; groupby (in C) cuts them per patient.
+    req_groups = groupby(requests, itemgetter(0))
+    res_groups = groupby(results, itemgetter(0))
+    next_req = next(req_groups, None)
+    next_res = next(res_groups, None)
+    make_req, make_res = Request, Result
     for prow in patients:
         pid = prow[0]
         pat = Patient(*prow[1:])
         ipp = pat.id
         reqs: list[tuple[Request, list[Result]]] = []
-        by_id: dict[int, list[Result]] = {}
-        names: dict[int, str] = {}
-        while req_row is not None and req_row[0] == pid:
-            req = Request(req_row[2], ipp, *req_row[3:])
-            lst: list[Result] = []
-            reqs.append((req, lst))
-            by_id[req_row[1]] = lst
-            names[req_row[1]] = req_row[2]
-            req_row = next(requests, None)
-        while res_row is not None and res_row[0] == pid:
-            rid: Any = res_row[1]
-            by_id[rid].append(Result(res_row[2], names[rid], ipp, *res_row[3:]))  # type: ignore[arg-type]
-            res_row = next(results, None)
+        by_id: dict[Any, tuple[str, list[Result]]] = {}
+        if next_req is not None and next_req[0] == pid:
+            for row in next_req[1]:
+                lst: list[Result] = []
+                reqs.append((make_req(row[2], ipp, *row[3:]), lst))
+                by_id[row[1]] = (row[2], lst)
+            next_req = next(req_groups, None)
+        if next_res is not None and next_res[0] == pid:
+            for row in next_res[1]:
+                name, lst = by_id[row[1]]
+                lst.append(make_res(row[2], name, ipp, *row[3:]))  # type: ignore[arg-type]
+            next_res = next(res_groups, None)
         yield pat, reqs

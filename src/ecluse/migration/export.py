@@ -139,7 +139,7 @@ def export_streams(source: Path, query: reader.LegacyQuery, out_dir: Path, *,
     start = time.perf_counter()
     conn = reader.connect(source)
     try:
-        ranges = reader.split_ranges(conn, workers)
+        ranges = reader.split_ranges(conn, workers * 3 if workers > 1 else 1)  # small parts balance the cores
     finally:
         conn.close()
     out_dir.mkdir(mode=0o700)
@@ -153,7 +153,7 @@ def export_streams(source: Path, query: reader.LegacyQuery, out_dir: Path, *,
         else:
             ctx = mp.get_context("fork")
             counter = ctx.Value("q", 0)
-            with ProcessPoolExecutor(max_workers=len(ranges), mp_context=ctx,
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                      initializer=_set_counter, initargs=(counter,)) as pool:
                 futures = [pool.submit(_worker_with_counter, str(source), query, r, i, str(out_dir),
                                        recipients, types, suffix) for i, r in enumerate(ranges, 1)]
