@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -115,6 +116,10 @@ def main() -> None:
                                                 "signer": minisign.generate().to_text(None)}))
     results = {}
     for phase in args.phases.split(","):
+        # each phase starts from a quiet disk: earlier plain outputs removed, dirty pages written
+        for old in ("plain1", "plainN"):
+            shutil.rmtree(work / old, ignore_errors=True)
+        os.sync()
         cmd = [sys.executable, __file__, "--phase", phase, "--db", str(db), "--work", str(work),
                "--workers", str(args.workers)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

@@ -26,6 +26,7 @@ __all__ = [
     "RESOURCE_TYPES",
     "diagnostic_report",
     "observation",
+    "observation_refs",
     "parse_ndjson_line",
     "patient",
     "records_from_resources",
@@ -214,20 +215,33 @@ def diagnostic_report(r: Request, result_ids: Iterable[str]) -> dict[str, Any]:
     return res
 
 
-def observation(o: Result) -> dict[str, Any]:
+ObservationRefs = tuple[orjson.Fragment, orjson.Fragment, orjson.Fragment]
+
+
+def observation_refs(patient_id: str, request_id: str) -> ObservationRefs:
+    """The references shared by every Observation of one request (subject, basedOn, specimen),
+    serialised once: pass them to :func:`observation` for each result of the request."""
+    return (_F(orjson.dumps({"reference": "Patient/" + patient_id})),
+            _F(orjson.dumps([{"reference": "ServiceRequest/" + request_id}])),
+            _F(orjson.dumps({"reference": "Specimen/" + request_id})))
+
+
+def observation(o: Result, refs: ObservationRefs | None = None) -> dict[str, Any]:
     """A :class:`Result` as a FHIR R4 Observation.
 
-    The parts that repeat across millions of results (code, interpretation, reference range)
-    come from small caches of read-only dicts: the mapping is on the export's hot path.
+    The parts that repeat across millions of results (code, interpretation, reference range,
+    and with ``refs`` the references of the request) are pre-serialised: this is the export's
+    hot path. ``refs`` must be ``observation_refs(o.patient_id, o.request_id)``.
     """
+    subject, based_on, spec = refs if refs is not None else observation_refs(o.patient_id, o.request_id)
     res: dict[str, Any] = {
         "resourceType": "Observation", "id": o.id,
         "status": _OBS_STATUS.get(o.status or "F", "final"),
         "category": _OBS_CAT_F,
         "code": _code(o.loinc, o.label),
-        "subject": {"reference": "Patient/" + o.patient_id},
-        "basedOn": [{"reference": "ServiceRequest/" + o.request_id}],
-        "specimen": {"reference": "Specimen/" + o.request_id},
+        "subject": subject,
+        "basedOn": based_on,
+        "specimen": spec,
     }
     if o.observed_at:
         res["effectiveDateTime"] = o.observed_at

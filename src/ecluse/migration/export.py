@@ -87,6 +87,7 @@ def _worker(source: str, query: reader.LegacyQuery, id_range: tuple[int, int], p
     w_pat, w_sr, w_spm, w_obs, w_dr = (want[t] for t in fhir.RESOURCE_TYPES)
     m_pat, m_sr, m_spm, m_obs, m_dr = (fhir.patient, fhir.service_request, fhir.specimen, fhir.observation,
                                        fhir.diagnostic_report)
+    refs_of = fhir.observation_refs
     done = 0
     try:
         for patient, requests in reader.iter_groups(conn, query, id_range):
@@ -97,9 +98,10 @@ def _worker(source: str, query: reader.LegacyQuery, id_range: tuple[int, int], p
                     sr_b.append(_DUMPS(m_sr(req), option=_NL))
                 if w_spm:
                     spm_b.append(_DUMPS(m_spm(req), option=_NL))
-                if w_obs:
+                if w_obs and results:
+                    refs = refs_of(patient.id, req.id)
                     for res in results:
-                        obs_b.append(_DUMPS(m_obs(res), option=_NL))
+                        obs_b.append(_DUMPS(m_obs(res, refs), option=_NL))
                 if w_dr:
                     dr_b.append(_DUMPS(m_dr(req, [r.id for r in results] if w_obs else []), option=_NL))
             done += 1
