@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -61,9 +60,7 @@ def demo(
         report = run_demo(root, patients=patients, seed=seed, until=until, progress=progress,
                           say=lambda m: console.print(f"[green]✓[/] {m}"))
     _summary(report)
-    if keep is None and until == "closed":
-        shutil.rmtree(root, ignore_errors=True)
-        console.print("(demo directory removed; pass --keep DIR to keep it)")
+    console.print(f"everything the demo made (synthetic data only) is in {root}")
 
 
 def _summary(r: DemoReport) -> None:
