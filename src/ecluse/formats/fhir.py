@@ -76,6 +76,7 @@ _OBS_CAT_F: Final = _F(orjson.dumps(_OBS_CAT))
 _DR_CAT_F: Final = _F(orjson.dumps(_DR_CAT))
 _DR_CODE_F: Final = _F(orjson.dumps(_DR_CODE))
 _SR_CODE_F: Final = _F(orjson.dumps(_SR_CODE))
+_FILL_F: Final = _F(orjson.dumps({"coding": [{"system": _V2_0203, "code": "FILL"}]}))
 _GENDER: Final = {"M": "male", "F": "female", "U": "unknown"}
 _SEX: Final = {v: k for k, v in _GENDER.items()}
 _OBS_STATUS: Final = {"F": "final", "P": "preliminary", "C": "corrected", "R": "preliminary",
@@ -166,17 +167,16 @@ def _ref(kind: str, ident: str) -> dict[str, str]:
 def service_request(r: Request) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "ServiceRequest", "id": r.id,
-        "identifier": [{"type": {"coding": [{"system": _V2_0203, "code": "FILL"}]},
-                        "system": REQ_SYSTEM, "value": r.id}],
+        "identifier": [{"type": _FILL_F, "system": REQ_SYSTEM, "value": r.id}],
         "status": "completed", "intent": "order", "code": _SR_CODE_F,
         "subject": _ref("Patient", r.patient_id),
     }
     if r.collected_at:
         res["authoredOn"] = r.collected_at
     if r.prescriber_rpps:
-        res["requester"] = {"identifier": {"system": RPPS_SYSTEM, "value": r.prescriber_rpps}}
+        res["requester"] = _requester(r.prescriber_rpps)
     if r.site_finess:
-        res["performer"] = [{"identifier": {"system": FINESS_SYSTEM, "value": r.site_finess}}]
+        res["performer"] = _performer(r.site_finess)
     if r.comment:
         res["note"] = [{"text": r.comment}]
     return res
@@ -190,7 +190,7 @@ def specimen(r: Request) -> dict[str, Any]:
         "request": [_ref("ServiceRequest", r.id)],
     }
     if r.specimen_type:
-        res["type"] = {"coding": [{"system": _V2_0487, "code": r.specimen_type}]}
+        res["type"] = _specimen_type(r.specimen_type)
     if r.received_at:
         res["receivedTime"] = r.received_at
     if r.collected_at:
@@ -211,8 +211,25 @@ def diagnostic_report(r: Request, result_ids: Iterable[str]) -> dict[str, Any]:
     if r.collected_at:
         res["effectiveDateTime"] = r.collected_at
     if r.site_finess:
-        res["performer"] = [{"identifier": {"system": FINESS_SYSTEM, "value": r.site_finess}}]
+        res["performer"] = _performer(r.site_finess)
     return res
+
+
+# A lab has a few sites, a few thousand prescribers, a handful of specimen types: their
+# serialised forms are cached (bounded) instead of being rebuilt for each of a million requests.
+@functools.lru_cache(maxsize=4096)
+def _performer(finess: str) -> orjson.Fragment:
+    return _F(orjson.dumps([{"identifier": {"system": FINESS_SYSTEM, "value": finess}}]))
+
+
+@functools.lru_cache(maxsize=65536)
+def _requester(rpps: str) -> orjson.Fragment:
+    return _F(orjson.dumps({"identifier": {"system": RPPS_SYSTEM, "value": rpps}}))
+
+
+@functools.lru_cache(maxsize=256)
+def _specimen_type(code: str) -> orjson.Fragment:
+    return _F(orjson.dumps({"coding": [{"system": _V2_0487, "code": code}]}))
 
 
 ObservationRefs = tuple[orjson.Fragment, orjson.Fragment, orjson.Fragment]
