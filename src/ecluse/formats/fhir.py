@@ -164,12 +164,18 @@ def _ref(kind: str, ident: str) -> dict[str, str]:
     return {"reference": f"{kind}/{ident}"}
 
 
+@functools.lru_cache(maxsize=8)
+def _subject(patient_id: str) -> orjson.Fragment:
+    """``{"reference": "Patient/<id>"}``, serialised; resources come grouped by patient."""
+    return _F(orjson.dumps({"reference": "Patient/" + patient_id}))
+
+
 def service_request(r: Request) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "ServiceRequest", "id": r.id,
         "identifier": [{"type": _FILL_F, "system": REQ_SYSTEM, "value": r.id}],
         "status": "completed", "intent": "order", "code": _SR_CODE_F,
-        "subject": _ref("Patient", r.patient_id),
+        "subject": _subject(r.patient_id),
     }
     if r.collected_at:
         res["authoredOn"] = r.collected_at
@@ -186,7 +192,7 @@ def specimen(r: Request) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "Specimen", "id": r.id,
         "accessionIdentifier": {"system": REQ_SYSTEM, "value": r.id},
-        "subject": _ref("Patient", r.patient_id),
+        "subject": _subject(r.patient_id),
         "request": [_ref("ServiceRequest", r.id)],
     }
     if r.specimen_type:
@@ -204,7 +210,7 @@ def diagnostic_report(r: Request, result_ids: Iterable[str]) -> dict[str, Any]:
         "basedOn": [_ref("ServiceRequest", r.id)],
         "status": _DR_STATUS.get(r.status or "final", "final"),
         "category": _DR_CAT_F, "code": _DR_CODE_F,
-        "subject": _ref("Patient", r.patient_id),
+        "subject": _subject(r.patient_id),
         "specimen": [_ref("Specimen", r.id)],
         "result": [{"reference": "Observation/" + i} for i in result_ids],
     }
@@ -238,7 +244,7 @@ ObservationRefs = tuple[orjson.Fragment, orjson.Fragment, orjson.Fragment]
 def observation_refs(patient_id: str, request_id: str) -> ObservationRefs:
     """The references shared by every Observation of one request (subject, basedOn, specimen),
     serialised once: pass them to :func:`observation` for each result of the request."""
-    return (_F(orjson.dumps({"reference": "Patient/" + patient_id})),
+    return (_subject(patient_id),
             _F(orjson.dumps([{"reference": "ServiceRequest/" + request_id}])),
             _F(orjson.dumps({"reference": "Specimen/" + request_id})))
 
