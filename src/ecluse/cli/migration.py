@@ -223,9 +223,10 @@ def receive(
         if not pins:
             raise PackageError("no pinned sender key", hint="pass --sender-key OPERATOR.pub, or register the "
                                "sender's operators in your workspace")
-        result = receive_package(package, identities=age.read_identity_file(identity), sender_keys=pins,
-                                 target=into, workers=ws.settings.export_workers, now=now(),
-                                 progress=lambda msg: console.print(f"  ✓ {msg}"))
+        with progress_bar("decrypt, validate, import (resources)") as bar:
+            result = receive_package(package, identities=age.read_identity_file(identity), sender_keys=pins,
+                                     target=into, workers=ws.settings.export_workers, now=now(),
+                                     progress=lambda msg: console.print(f"  ✓ {msg}"), advance=bar)
         out = receipt or Path(f"receipt-{result.manifest.package_id}.json")
         write_receipt(result, who.key, signer_email=who.person.email, out=out, now=now())
         ws.record(who.person.email, "package.receive",

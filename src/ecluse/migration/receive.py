@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -91,18 +91,35 @@ def _check_file_to(package_dir: str, pf: PackageFile, identities: list[str], out
     return count
 
 
-def _run_parallel(tasks: list[tuple[Any, ...]], workers: int) -> list[int]:
+Advance = Callable[[int, int], None]
+
+
+def _run_parallel(tasks: list[tuple[Any, ...]], workers: int, advance: Advance | None) -> list[int]:
+    """Run one task per file; ``advance(done, total)`` counts resources of finished files."""
+    total = sum(t[1].count for t in tasks)
     if workers <= 1 or len(tasks) <= 1:
-        return [_check_file_to(*t) for t in tasks]
+        out, done = [], 0
+        for t in tasks:
+            out.append(_check_file_to(*t))
+            done += t[1].count
+            if advance:
+                advance(done, total)
+        return out
     ctx = mp.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = [pool.submit(_check_file_to, *t) for t in tasks]
+        if advance:
+            done = 0
+            for fut in as_completed(futures):
+                done += tasks[futures.index(fut)][1].count
+                advance(done, total)
         return [f.result() for f in futures]
 
 
 def receive_package(package_dir: Path, *, identities: list[str], sender_keys: list[minisign.PublicKey],
                     target: Path, workers: int = 2, now: datetime | None = None,
-                    progress: Callable[[str], None] | None = None) -> ReceiveResult:
+                    progress: Callable[[str], None] | None = None,
+                    advance: Advance | None = None) -> ReceiveResult:
     """Verify and import ``package_dir`` into ``target`` (a directory, or a ``.db``/``.sqlite`` file)."""
     start = time.perf_counter()
     if not package_dir.is_dir():
@@ -131,7 +148,7 @@ def receive_package(package_dir: Path, *, identities: list[str], sender_keys: li
         if is_db:
             counts = _import_sqlite(package_dir, manifest, identities, target)
         else:
-            counts = _import_directory(package_dir, manifest, identities, target, workers)
+            counts = _import_directory(package_dir, manifest, identities, target, workers, advance)
     except DecryptionError as exc:
         raise PackageError(f"package {manifest.package_id}: a file cannot be decrypted: it was altered "
                            f"or truncated after signing, or the signature check was bypassed",
@@ -144,7 +161,7 @@ def receive_package(package_dir: Path, *, identities: list[str], sender_keys: li
 # --- FHIR NDJSON directory ---------------------------------------------------------------
 
 def _import_directory(package_dir: Path, manifest: Manifest, identities: list[str], target: Path,
-                      workers: int) -> dict[str, int]:
+                      workers: int, advance: Advance | None = None) -> dict[str, int]:
     target.mkdir(parents=True, exist_ok=True)
     final = target / manifest.package_id
     if final.exists():
@@ -156,7 +173,7 @@ def _import_directory(package_dir: Path, manifest: Manifest, identities: list[st
     try:
         tasks = [(str(package_dir), pf, identities, str(tmp / pf.name.removesuffix(".age")))
                  for pf in manifest.files]
-        got = _run_parallel(tasks, workers)
+        got = _run_parallel(tasks, workers, advance)
         counts: dict[str, int] = {}
         for pf, n in zip(manifest.files, got, strict=True):
             counts[pf.type] = counts.get(pf.type, 0) + n
