@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ecluse.cli.app import app, console, err_console, handle_errors
@@ -15,10 +16,10 @@ from ecluse.legacy import synth as synth_lib
 from ecluse.migration.demo import STEPS, DemoReport, run_demo
 
 
-def _bar() -> Progress:
+def _bar(out: Console = err_console) -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                     TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=err_console, transient=True)
+                    console=out, transient=True)
 
 
 @app.command()
@@ -49,16 +50,22 @@ def demo(
 ) -> None:
     """Run the whole procedure on a synthetic LIS and print what happened."""
     root = keep or Path(tempfile.mkdtemp(prefix="ecluse-demo-"))
-    with _bar() as bar:
-        tasks: dict[str, object] = {}
+    with _bar(console) as bar:  # one console for bars and messages, so they do not interleave
+        tasks: dict[str, TaskID] = {}
+        finished: set[str] = set()
 
         def progress(what: str, done: int, total: int) -> None:
+            if what in finished:
+                return
             if what not in tasks:
                 tasks[what] = bar.add_task(what, total=total)
-            bar.update(tasks[what], completed=done, total=total)  # type: ignore[arg-type]
+            bar.update(tasks[what], completed=done, total=total)
+            if done >= total:
+                bar.remove_task(tasks[what])
+                finished.add(what)
 
         report = run_demo(root, patients=patients, seed=seed, until=until, progress=progress,
-                          say=lambda m: console.print(f"[green]✓[/] {m}"))
+                          say=lambda m: bar.console.print(f"[green]✓[/] {m}"))
     _summary(report)
     console.print(f"everything the demo made (synthetic data only) is in {root}")
 
@@ -87,7 +94,10 @@ def _summary(r: DemoReport) -> None:
     console.print(t)
     if r.certificate:
         console.print(f"deletion certificate: [bold]{r.certificate}[/] (+ .minisig, for the controller)")
-        console.print(f"audit logs verified: {r.audit_entries}")
+        a = r.audit_entries
+        console.print(f"audit logs verified: vendor {a.get('vendor', 0)} entries, recipient "
+                      f"{a.get('recipient', 0)} entries; the vendor log is consistent with the checkpoint "
+                      "the certificate carries")
     if r.stopped_after != "closed":
         console.print(f"stopped after [bold]{r.stopped_after}[/]; everything is in {r.root}; "
                       f"continue by hand with the commands in {r.root / 'NEXT.md'}")
