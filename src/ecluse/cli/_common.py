@@ -74,10 +74,11 @@ def actor(ws: Workspace, key: Path, passphrase_file: Path | None) -> Actor:
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A Rich progress bar on stderr; yields a ``progress(done, total)`` callback."""
+    """A Rich progress bar on the console messages go to (so they do not interleave);
+    yields a ``progress(done, total)`` callback."""
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
-                  disable=not err_console.is_terminal) as bar:
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
