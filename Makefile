@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts fuzz
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
