@@ -84,9 +84,33 @@ class World:
                 if p.role == "operator"]
 
 
-@pytest.fixture
-def world(tmp_path: Path, legacy_db: Path) -> World:
-    sender = init_workspace(Settings(workspace=tmp_path / "vendor", export_workers=2), now=NOW)
+def _pg_database() -> str | None:
+    """A fresh PostgreSQL database on 127.0.0.1:5432, or None when no server answers."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    try:
+        admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                                 isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+        name = "ecluse_t_" + secrets.token_hex(4)
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except Exception:
+        return None
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path, legacy_db: Path) -> World:
+    """The same procedure tests on the embedded default and on PostgreSQL (the sender's store)."""
+    url = ""
+    if request.param == "postgresql":
+        url = _pg_database() or ""
+        if not url:
+            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    sender = init_workspace(Settings(workspace=tmp_path / "vendor", export_workers=2, database_url=url), now=NOW)
     receiver = init_workspace(Settings(workspace=tmp_path / "recipient", export_workers=2), now=NOW)
     keys = {}
     for who, (name, email, role) in PEOPLE.items():
@@ -107,3 +131,10 @@ def world(tmp_path: Path, legacy_db: Path) -> World:
     yield w
     sender.close()
     receiver.close()
+    if url:
+        import sqlalchemy as sa
+
+        admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        admin.dispose()
