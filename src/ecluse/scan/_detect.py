@@ -16,6 +16,7 @@ Confidence follows the cloud DLP services (prior-art.md §3):
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -128,6 +129,55 @@ def _words_regex(words: Sequence[str], *, whole: bool = True) -> re.Pattern[str]
     return re.compile("(?:" + "|".join(branches) + ")" + end)
 
 
+_LETTERS = bytes(i if chr(i).isalpha() else 32 for i in range(256))
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """A necessary condition for a ``_words_regex`` list to match, tested on the words of a text.
+
+    The words are the runs of letters of the lower-cased Latin-1 text (computed once per text).
+    A match of a term is the term itself, not preceded by a letter (the regex's lookbehind), and,
+    for whole-word lists, not followed by one. So each run of letters of the term is a word of
+    the text: exactly, except the last run of a term matched as a prefix (``whole=False``), which
+    may go on. The gate keeps the longest run of each term (the rarest); terms without letters
+    are looked for as substrings.
+    """
+
+    exact: frozenset[bytes]
+    prefixes: tuple[bytes, ...]
+    literals: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, words: Sequence[str], *, whole: bool = True) -> _Gate:
+        exact: set[bytes] = set()
+        prefixes: set[bytes] = set()
+        literals: set[bytes] = set()
+        for w in words:
+            b = w.lower().encode("latin-1")
+            runs = b.translate(_LETTERS).split()
+            if not runs:
+                literals.add(b)
+                continue
+            i = max(range(len(runs)), key=lambda k: len(runs[k]))
+            if not whole and i == len(runs) - 1 and b.endswith(runs[i]):
+                prefixes.add(runs[i])
+            else:
+                exact.add(runs[i])
+        # A prefix that contains another one adds nothing to a substring search.
+        prefixes = {p for p in prefixes if not any(q != p and q in p for q in prefixes)}
+        return cls(frozenset(exact), tuple(sorted(prefixes)), tuple(sorted(literals)))
+
+    def may_match(self, words: frozenset[bytes] | None, low: bytes | None) -> bool:
+        if words is None or low is None:
+            return True
+        if not self.exact.isdisjoint(words):
+            return True
+        # A prefix is looked for as a substring: weaker, but a few searches in C instead of a
+        # Python step per distinct word.
+        return any(lit in low for lit in self.prefixes) or any(lit in low for lit in self.literals)
+
+
 def _norm_label(text: str) -> str:
     return strip_accents(text.lower()).replace("_", " ").replace("-", " ")
 
@@ -163,54 +213,53 @@ _DATE = (
     r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?![\dT:])"
 )
 DATE_RE = re.compile(r"(?<![\d/.\-])" + _DATE)
-_BIRTH_WORDS = _words_regex(
-    [
-        "naissance",
-        "naiss",
-        "ddn",
-        "dob",
-        "birth",
-        "birthdate",
-        "date_of_birth",
-        "né le",
-        "née le",
-        "ne le",
-        "nee le",
-        "né(e) le",
-        "datenaissance",
-        "date_naissance",
-        "datenais",
-        "date_nais",
-        "birth_date",
-        "dnaiss",
-        "dtnaiss",
-    ],
-    whole=False,
-)
+_BIRTH_LIST = [
+    "naissance",
+    "naiss",
+    "ddn",
+    "dob",
+    "birth",
+    "birthdate",
+    "date_of_birth",
+    "né le",
+    "née le",
+    "ne le",
+    "nee le",
+    "né(e) le",
+    "datenaissance",
+    "date_naissance",
+    "datenais",
+    "date_nais",
+    "birth_date",
+    "dnaiss",
+    "dtnaiss",
+]
+_BIRTH_WORDS = _words_regex(_BIRTH_LIST, whole=False)
+_BIRTH_GATE = _Gate.of(_BIRTH_LIST, whole=False)
 HL7_PID_DOB = re.compile(r"^PID\|(?:[^|\n]*\|){6}((?:19|20)\d{6})(?=[|\n^])", re.MULTILINE)
 HPRIM_P_DOB = re.compile(r"^P\|(?:[^|\n]*\|){6}((?:19|20)\d{6})(?=[|\n^])", re.MULTILINE)
 BLOOD_RE = re.compile(
     r"(?<![\w+\-])(AB|A|B|O)(?:\s*,?\s*(?:[Rr][Hh][ÉéEe]?[Ss][Uu][Ss]|[Rr][Hh][Dd]?)\s*(?:\(?D\)?)?)?"
     r"\s*(\+|\-|[Pp][Oo][Ss][Ii][Tt][Ii][Ff]|[Nn][ÉéEe][Gg][Aa][Tt][Ii][Ff]|POS\b|NEG\b|pos\b|neg\b)(?![\w+\-])"
 )
-_BLOOD_WORDS = _words_regex(
-    [
-        "groupe sanguin",
-        "groupage",
-        "abo",
-        "rhésus",
-        "rhesus",
-        "rh",
-        "rhd",
-        "882-1",
-        "883-9",
-        "gs/rh",
-        "groupe_sanguin",
-        "blood group",
-        "bloodgroup",
-        "blood_group",
-    ]
-)
+_BLOOD_LIST = [
+    "groupe sanguin",
+    "groupage",
+    "abo",
+    "rhésus",
+    "rhesus",
+    "rh",
+    "rhd",
+    "882-1",
+    "883-9",
+    "gs/rh",
+    "groupe_sanguin",
+    "blood group",
+    "bloodgroup",
+    "blood_group",
+]
+_BLOOD_WORDS = _words_regex(_BLOOD_LIST)
+_BLOOD_GATE = _Gate.of(_BLOOD_LIST)
 VITALE_RE = re.compile(r"(?<![\d])\d(?:[ ]?\d){19,20}(?![\d])")
 _VITALE_TRIGGER = re.compile(r"vitale", re.IGNORECASE)
 LOINC_RE = re.compile(
@@ -219,6 +268,7 @@ LOINC_RE = re.compile(
     + r")(?![\w\-]|\.\d)"
 )
 _CLIN_WORDS = _words_regex([t.lower() for t in CLINICAL_TERMS])
+_CLIN_GATE = _Gate.of([t.lower() for t in CLINICAL_TERMS])
 _PW_START = _words_regex(
     ["password", "passwd", "pwd", "mot_de_passe", "mot de passe", "motdepasse", "mdp", "pass", "mot_passe", "motpasse"],
     whole=False,
@@ -411,15 +461,10 @@ _VITALE_CLASS = _class_table("0123456789 ")
 _BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
 _ANY_DIGIT = re.compile(r"\d")
 _LATIN1_LOWER = bytes(ord(chr(i).lower()) for i in range(256))
-# Where a listed LOINC code may end: on "-", between the last digits of one of the codes, before a
-# non-digit. The literal "-" first lets the engine skip fast; the branches are (digit before, after).
-_LOINC_CAND = re.compile(
-    "-(?:"
-    + "|".join(
-        sorted({f"(?<={re.escape(c[-3])}-){re.escape(c[-1])}" for c in SENSITIVE_LOINC})
-    )
-    + ")(?![0-9])"
-)
+# Where a listed LOINC code (digits, "-", one check digit) may end: on a digit map of the text,
+# a digit, "-", one digit, then no digit. The codes are then looked up.
+_DIGIT_CLASS = bytes(48 if 48 <= i <= 57 else 45 if i == 45 else 120 for i in range(256))
+_LOINC_CAND_B = re.compile(b"0-0(?!0)")
 _LOINC_LENGTHS = sorted({len(c) for c in SENSITIVE_LOINC}, reverse=True)
 _ROLE_RE = re.compile("(?:" + "|".join(re.escape(r) for r in ROLE_MAILBOXES) + r")(?:[._\-]|\Z)")
 _DOMAIN_TAIL = re.compile(r"[A-Za-z0-9.\-]*")
@@ -482,6 +527,8 @@ class Detector:
         self._listed = _listed_regex(extra_terms)
         self._low = ""
         self._raw: bytes | None = None
+        self._lowb: bytes | None = None
+        self._words: frozenset[bytes] | None = None
 
     # ------------------------------------------------------------------------------ context
     @staticmethod
@@ -525,13 +572,21 @@ class Detector:
             return "window", label
         return "none", label
 
+    def _may_hold(self, word: bytes, text: str, *needles: str) -> bool:
+        """``any(n in text for n in needles)``, answered ``False`` without searching when ``word`` is
+        not a word of the text. Exact for needles that start a word (every needle contains ``word``
+        as a whole run of letters there): callers only act on them at a line start."""
+        if self._words is not None and word not in self._words:
+            return False
+        return any(n in text for n in needles)
+
     # ------------------------------------------------------------------------------ detectors
     def scan(self, text: str, *, table: Table | None = None, sniff: bool = True) -> list[Hit]:
         """Every hit in ``text``, whatever its confidence. ``table`` carries a header across chunks."""
         if sniff:
             table = sniff_table(text)
         try:
-            self._raw: bytes | None = text.encode("latin-1")
+            self._raw = text.encode("latin-1")
             latin1 = True
         except UnicodeEncodeError:
             # One byte per character still ("?" for the rest), so offsets hold; but if a character
@@ -539,8 +594,11 @@ class Detector:
             latin1 = False
             others = "".join(set(_BEYOND_LATIN1.findall(text)))
             self._raw = None if _ANY_DIGIT.search(others) else text.encode("latin-1", "replace")
+        self._lowb = self._words = None
         if latin1 and self._raw is not None:  # same as str.lower() on Latin-1 text, at bytes.translate speed
-            low = self._raw.translate(_LATIN1_LOWER).decode("latin-1")
+            self._lowb = self._raw.translate(_LATIN1_LOWER)
+            self._words = frozenset(self._lowb.translate(_LETTERS).split())
+            low = self._lowb.decode("latin-1")
         else:
             low = text.lower()
             if len(low) != len(text):  # a few characters change length when lowered: keep offsets exact
@@ -566,9 +624,7 @@ class Detector:
         shapes: dict[str | None, list[bool]] = {}
         found: list[tuple[Hit, str, str | None]] = []
         oids = [m.start() for m in INS_OID_RE.finditer(text)] if "1.2.250.1.213" in text else []
-        for m in (
-            m for a, b in _runs(self._raw, 15, _NIR_CLASS, len(text)) for m in NIR_RE.finditer(text, a, b)
-        ):
+        for m in (m for a, b in _runs(self._raw, 15, _NIR_CLASS, len(text)) for m in NIR_RE.finditer(text, a, b)):
             s, yy, mm, dept, commune, order, key = m.groups()
             n13 = s + yy + mm + dept.upper() + commune + order
             month_ok = 1 <= int(mm) <= 12 or 20 <= int(mm) <= 42 or int(mm) >= 50
@@ -603,9 +659,7 @@ class Detector:
 
     def _near_oid(self, text: str, pos: int, oids: list[int]) -> bool:
         """An INS OID on the same line, or within two lines of a non-segment (XML, JSON) record."""
-        for o in oids:
-            if abs(o - pos) >= 200:
-                continue
+        for o in oids[bisect.bisect_right(oids, pos - 200) : bisect.bisect_left(oids, pos + 200)]:
             lo, hi = min(o, pos), max(o, pos)
             breaks = text.count("\n", lo, hi)
             if breaks == 0:
@@ -681,7 +735,7 @@ class Detector:
         if self._raw is None:
             return list(LOINC_RE.finditer(text))
         starts: list[int] = []
-        for c in _LOINC_CAND.finditer(text):
+        for c in _LOINC_CAND_B.finditer(self._raw.translate(_DIGIT_CLASS)):
             end = c.end()
             for n in _LOINC_LENGTHS:
                 if end >= n and text[end - n : end] in SENSITIVE_LOINC:
@@ -714,12 +768,12 @@ class Detector:
 
     def _birth_dates(self, text: str, table: Table | None) -> list[Hit]:
         spans: dict[int, tuple[int, float]] = {}
-        if "INSERT" in text or "insert" in text:
+        if self._may_hold(b"insert", text, "INSERT", "insert"):
             for a, b in _sql_column_values(text, _KW["birth_date"]):
                 d = DATE_RE.match(text, a, b)
                 if d is not None:
                     spans[a] = (d.end(), 0.9)
-        for trig in _BIRTH_WORDS.finditer(self._low):
+        for trig in _BIRTH_WORDS.finditer(self._low) if _BIRTH_GATE.may_match(self._words, self._lowb) else ():
             if table is not None and trig.start() < table.header_end:
                 continue
             m = DATE_RE.search(text, trig.end(), min(len(text), trig.end() + 40))
@@ -737,14 +791,14 @@ class Detector:
                     if m is not None:
                         s = m.start(1) + (1 if m.group(1) else 0)
                         spans[s] = (s + len(m.group(2)), 0.9)
-        if "****LAB****" in text or "****FIN****" in text:
+        if self._may_hold(b"lab", text, "****LAB****") or self._may_hold(b"fin", text, "****FIN****"):
             for m in DATE_RE.finditer(text, 0, min(len(text), 2000)):
                 if _hprim_net_line(text, m.start()) == 7:
                     spans[m.start()] = (m.end(), 0.85)
-        if "PID|" in text:
+        if self._may_hold(b"pid", text, "PID|"):
             for m in HL7_PID_DOB.finditer(text):
                 spans[m.start(1)] = (m.end(1), 0.9)
-        if text.startswith("H|") or "\nP|" in text:
+        if text.startswith("H|") or self._may_hold(b"p", text, "\nP|"):
             for m in HPRIM_P_DOB.finditer(text):
                 spans[m.start(1)] = (m.end(1), 0.9)
         out = []
@@ -762,7 +816,7 @@ class Detector:
 
     def _blood(self, text: str, table: Table | None) -> list[Hit]:
         out: dict[int, Hit] = {}
-        for trig in _BLOOD_WORDS.finditer(self._low):
+        for trig in _BLOOD_WORDS.finditer(self._low) if _BLOOD_GATE.may_match(self._words, self._lowb) else ():
             if table is not None and trig.start() < table.header_end:
                 continue
             m = BLOOD_RE.search(text, trig.end(), min(len(text), trig.end() + 48))
@@ -781,9 +835,7 @@ class Detector:
         out: list[Hit] = []
         if "vitale" not in self._low:
             return out
-        for m in (
-            m for a, b in _runs(self._raw, 20, _VITALE_CLASS, len(text)) for m in VITALE_RE.finditer(text, a, b)
-        ):
+        for m in (m for a, b in _runs(self._raw, 20, _VITALE_CLASS, len(text)) for m in VITALE_RE.finditer(text, a, b)):
             how, _ = self._context(text, m.start(), m.end(), "vitale", table, window=80)
             if how in ("label", "window"):
                 digits = re.sub(r"\D", "", m.group(0))
@@ -813,7 +865,7 @@ class Detector:
                 if m is not None:
                     g = 1 if m.group(1) is not None else 2 if m.group(2) is not None else 3
                     cands.append((m.start(g), m.end(g)))
-        if "INSERT" in text or "insert" in text:
+        if self._may_hold(b"insert", text, "INSERT", "insert"):
             cands += _sql_column_values(text, _KW["portal_password"])
         if table is not None:
             for col in [i for i, h in enumerate(table.header) if _KW["portal_password"].search(h)]:
@@ -843,7 +895,7 @@ class Detector:
             if h.kind == "loinc_sensitive" and not any_identity:
                 h.confidence = min(h.confidence, 0.3)
         out = []
-        for m in _CLIN_WORDS.finditer(self._low):
+        for m in _CLIN_WORDS.finditer(self._low) if _CLIN_GATE.may_match(self._words, self._lowb) else ():
             term = text[m.start() : m.end()]
             category = _CLIN_LOOKUP.get(strip_accents(term).lower(), "other")
             if self._line_start(text, m.start()) in identity_lines:

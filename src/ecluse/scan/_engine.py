@@ -170,6 +170,16 @@ class _Scanner:
             self.report.bytes_scanned += len(data)
             self._scan_text(file, member, src.utf16_text(data))
             return
+        if kind == "executable":
+            # Not read beyond the magic bytes: listed, so that the report says what was not looked at.
+            self.report.skipped.append(Skipped(file, "executable or shared library (not read)", member))
+            return
+        if kind == "image":
+            # Only the first 64 KB (EXIF, PNG text chunks), as strings; the pixels are not read.
+            head = stream.head
+            self.report.bytes_scanned += len(head)
+            self._scan_text(file, member, head.decode("latin-1"))
+            return
         if kind == "unsupported":
             self.report.skipped.append(Skipped(file, "archive format not supported (7z, rar or zstd)", member))
             return
@@ -368,6 +378,10 @@ def iter_files(paths: Sequence[Path], report: ScanReport) -> Iterator[Path]:
                 yield Path(dirpath, name)
 
 
+_TASK_BYTES = 4 << 20
+_TASK_FILES = 64
+
+
 def _worker(args: tuple[list[str], float, ScanLimits, tuple[str, ...], bytes | None]) -> ScanReport:
     files, min_confidence, limits, terms, key = args
     scanner = _Scanner(min_confidence=min_confidence, limits=limits, extra_terms=terms, fingerprint_key=key)
@@ -401,9 +415,19 @@ def scan_paths(
     if workers <= 1 or len(files) < 2:
         report.merge(_worker((files, min_confidence, limits, terms, fingerprint_key)))
     else:
-        # Interleave so that each process gets a similar mix of large and small files.
-        sized = sorted(files, key=lambda f: -_size(f))
-        batches = [sized[i :: workers * 4] for i in range(workers * 4)]
+        # Largest first, in tasks of a few MB handed out as processes free up: one dense file
+        # late in the queue no longer leaves the other processes idle.
+        batches: list[list[str]] = []
+        task: list[str] = []
+        task_bytes = 0
+        for f in sorted(files, key=lambda f: -_size(f)):
+            task.append(f)
+            task_bytes += _size(f)
+            if task_bytes >= _TASK_BYTES or len(task) >= _TASK_FILES:
+                batches.append(task)
+                task, task_bytes = [], 0
+        if task:
+            batches.append(task)
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for part in pool.map(_worker, [(b, min_confidence, limits, terms, fingerprint_key) for b in batches]):
                 report.merge(part)

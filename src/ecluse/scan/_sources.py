@@ -138,6 +138,19 @@ def protected_reason(head: bytes) -> str | None:
     return None
 
 
+# Machine code (ELF, Mach-O, Java class) holds no records; images hold pixels, and their text
+# metadata (EXIF, PNG text chunks) sits in the first kilobytes. DICOM is not in this list: it is read.
+_EXECUTABLE = (
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+)
+_IMAGE = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
+
+
 def sniff(head: bytes) -> str:
     """One word for the container kind of a stream, from its first bytes."""
     if protected_reason(head):
@@ -162,6 +175,10 @@ def sniff(head: bytes) -> str:
         return "ole"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf16"
+    if head.startswith(_EXECUTABLE) or (head.startswith(b"MZ") and b"\x00" in head[:64]):
+        return "executable"
+    if head.startswith(_IMAGE) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
+        return "image"
     sample = head[:8192]
     if b"\x00" in sample:
         return "binary"

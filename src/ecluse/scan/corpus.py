@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ecluse.scan._sources import MAGIC_AGE
 
-__all__ = ["Label", "Patient", "generate", "make_nir"]
+__all__ = ["Label", "Patient", "generate", "generate_dense", "make_nir"]
 
 _SURNAMES = [
     "MARTIN",
@@ -593,8 +593,12 @@ def generate(out: Path, *, seed: int = 0, patients: int = 200) -> list[Label]:
     return sorted(labels)
 
 
-def generate_mixed(out: Path, size_bytes: int, *, seed: int = 0, progress: Callable[[int], None] | None = None) -> int:
-    """A large unlabelled mixed corpus for benchmarks: copies of generated units until ``size_bytes``."""
+def generate_dense(out: Path, size_bytes: int, *, seed: int = 0, progress: Callable[[int], None] | None = None) -> int:
+    """A large unlabelled corpus of patient data only, for benchmarks: copies of generated units.
+
+    Every file is a patient export (about one finding per 200 bytes): the worst case for the
+    scanner. :mod:`ecluse.scan.corpus_server` writes the mixed corpus of a whole server.
+    """
     rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
     pats = [_patient(rng) for _ in range(2000)]
     makers: list[tuple[str, Callable[[list[Patient]], _Doc]]] = [
@@ -611,11 +615,11 @@ def generate_mixed(out: Path, size_bytes: int, *, seed: int = 0, progress: Calla
     while written < size_bytes:
         ext, maker = makers[n % len(makers)]
         doc = maker(rng.sample(pats, 400))
-        data = doc.text().encode()
-        reps = max(1, min(64, (size_bytes - written) // max(len(data), 1)))
-        # Bulk files (a few MB each) of realistic content, most lines without any patient data.
+        # Bulk files (at most 8 MB each) of patient exports followed by anonymous lab results.
         filler = "\n".join(_lab_result_line(rng) for _ in range(len(doc.lines) * 8)) + "\n"
-        body = (data + filler.encode()) * reps
+        unit = doc.text().encode() + filler.encode()
+        reps = max(1, min(64, (size_bytes - written) // len(unit), (8 << 20) // len(unit)))
+        body = unit * reps
         (out / f"part_{n:05d}.{ext}").write_bytes(body)
         written += len(body)
         n += 1
