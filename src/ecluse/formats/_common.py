@@ -27,7 +27,9 @@ __all__ = [
     "iso_to_ts",
     "none_if_empty",
     "split_lines",
+    "ts_reader",
     "ts_to_iso",
+    "ts_writer",
     "unescaper",
 ]
 
@@ -89,6 +91,13 @@ _TS_RE: Final = re.compile(
 
 def iso_to_ts(value: str, *, record: str, field: str) -> str:
     """ISO 8601 text (``2024-01-15T08:15:00+01:00``) to an HL7/HPRIM TS, keeping its precision."""
+    if len(value) == 25 and value[19] in "+-" and value.isascii():
+        # fast path: the common full form YYYY-MM-DDTHH:MM:SS+HH:MM
+        v = value
+        if v[4] == "-" and v[7] == "-" and v[10] == "T" and v[13] == ":" and v[16] == ":" and v[22] == ":":
+            out = v[0:4] + v[5:7] + v[8:10] + v[11:13] + v[14:16] + v[17:19] + v[19] + v[20:22] + v[23:25]
+            if out[:14].isdigit() and out[15:].isdigit():
+                return out
     m = _ISO_RE.fullmatch(value)
     if m is None:
         raise FormatError("not an ISO 8601 date or date-time", record=record, field=field,
@@ -103,6 +112,11 @@ def iso_to_ts(value: str, *, record: str, field: str) -> str:
 def ts_to_iso(value: str, *, file: str | None = None, line: int | None = None, record: str | None = None,
               field: str | None = None) -> str:
     """An HL7/HPRIM TS (``YYYY[MM[DD[HH[MM[SS[.S]]]]]][+ZZZZ]``) to ISO 8601 text."""
+    if len(value) == 19 and value[14] in "+-" and value.isascii() and value[:14].isdigit() \
+            and value[15:].isdigit():
+        # fast path: the common full form YYYYMMDDHHMMSS+ZZZZ
+        v = value
+        return f"{v[0:4]}-{v[4:6]}-{v[6:8]}T{v[8:10]}:{v[10:12]}:{v[12:14]}{v[14]}{v[15:17]}:{v[17:19]}"
     m = _TS_RE.fullmatch(value)
     if m is None:
         raise FormatError("not a date/time (YYYYMMDD[HHMM[SS]])", file=file, line=line, record=record,
@@ -204,7 +218,13 @@ def group_records(records: Iterable[Record]) -> Iterator[Group]:
     current: list[Result] | None = None
     current_id: str | None = None
     for rec in records:
-        if isinstance(rec, Patient):
+        if type(rec) is Result:  # the common case first, without the isinstance chain
+            if patient is None or current is None or rec.request_id != current_id \
+                    or rec.patient_id != patient.id:
+                raise FormatError("result out of order: it does not follow its request",
+                                  record=f"Result {rec.id}", field="request_id")
+            current.append(rec)
+        elif isinstance(rec, Patient):
             if patient is not None:
                 yield patient, reqs
             patient, reqs, current, current_id = rec, [], None, None
@@ -233,3 +253,49 @@ def flatten(groups: Iterable[Group]) -> Iterator[Record]:
         for req, results in reqs:
             yield req
             yield from results
+
+
+# ---------------------------------------------------------------- per-file memo tables
+
+#: Entries a memo table holds before it is emptied (bounded memory on any file size).
+_MEMO_LIMIT: Final = 1 << 14
+
+
+def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
+    """:func:`ts_to_iso` for one file, memoised (timestamps repeat within a request); an empty
+    value is ``None``. Only successful conversions are remembered."""
+    memo: dict[str, str] = {}
+    get = memo.get
+
+    def ts(value: str, line: int, record: str, field: str) -> str | None:
+        if not value:
+            return None
+        out = get(value)
+        if out is None:
+            out = ts_to_iso(value, file=file, line=line, record=record, field=field)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[value] = out
+        return out
+
+    return ts
+
+
+def ts_writer() -> Callable[[str | None, str, str, str], str]:
+    """:func:`iso_to_ts` memoised for one write, called with the record's kind and id (an error
+    names ``"<kind> <id>"``); an empty value is ``""``."""
+    memo: dict[str, str] = {}
+    get = memo.get
+
+    def ts(value: str | None, kind: str, ident: str, field: str) -> str:
+        if not value:
+            return ""
+        out = get(value)
+        if out is None:
+            out = iso_to_ts(value, record=f"{kind} {ident}", field=field)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[value] = out
+        return out
+
+    return ts

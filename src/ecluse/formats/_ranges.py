@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from ecluse.errors import FormatError
 
-__all__ = ["NUMBER_RE", "format_range", "parse_range"]
+__all__ = ["NUMBER_RE", "format_range", "parse_range", "range_parser", "range_writer"]
 
 #: A number in the canonical form records hold: optional minus, digits, optional ``.`` decimals.
 NUMBER_RE: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -48,3 +49,42 @@ def format_range(low: str | None, high: str | None, *, sep: str, record: str) ->
     if low:
         return f">{space}{low}"
     return ""
+
+
+_MEMO_LIMIT: Final = 1 << 12
+
+
+def range_parser() -> Callable[[str], tuple[str | None, str | None]]:
+    """:func:`parse_range` memoised for one file (reference ranges repeat per test)."""
+    memo: dict[str, tuple[str | None, str | None]] = {}
+    get = memo.get
+
+    def parse(text: str) -> tuple[str | None, str | None]:
+        out = get(text)
+        if out is None:
+            out = parse_range(text)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[text] = out
+        return out
+
+    return parse
+
+
+def range_writer(sep: str) -> Callable[[str | None, str | None, str], str]:
+    """:func:`format_range` with ``sep``, memoised for one write, called with the result id (an
+    error names ``"Result <id>"``); only valid ranges are remembered."""
+    memo: dict[tuple[str | None, str | None], str] = {}
+    get = memo.get
+
+    def fmt(low: str | None, high: str | None, ident: str) -> str:
+        key = (low, high)
+        out = get(key)
+        if out is None:
+            out = format_range(low, high, sep=sep, record=f"Result {ident}")
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[key] = out
+        return out
+
+    return fmt

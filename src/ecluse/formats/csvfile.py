@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -116,6 +117,24 @@ def load_csv_mapping(path: Path) -> CsvMapping:
 Conv = Callable[[str], str]
 
 
+def _getter(attrs: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """``obj -> tuple of attrs`` (always a tuple, even for zero or one attribute)."""
+    if not attrs:
+        return lambda obj: ()
+    if len(attrs) == 1:
+        get = attrgetter(attrs[0])
+        return lambda obj: (get(obj),)
+    return attrgetter(*attrs)
+
+
+def _getter_items(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """``seq -> tuple of seq[i] for i in positions`` (always a tuple)."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda seq: (seq[only],)
+    return itemgetter(*positions)
+
+
 class CsvCodec:
     """Reader and writer of CSV files under a :class:`CsvMapping`."""
 
@@ -191,19 +210,21 @@ class CsvCodec:
         sid_i = next((where[c] for c, t in self.mapping.columns if t == "result.id"), None)
         has_results = bool(plan["result"])
 
-        def build(kind: str, row: list[str], line: int, **fixed: str) -> dict[str, Any]:
-            out: dict[str, Any] = dict(fixed)
-            for attr, i, conv in plan[kind]:
+        # per kind: (attribute, column) pairs, and the conversions of the attributes that have one
+        pairs = {k: [(attr, i) for attr, i, _ in plan[k]] for k in _KINDS}
+        convs = {k: [(attr, i, conv) for attr, i, conv in plan[k] if conv is not None] for k in _KINDS}
+
+        def build(kind: str, row: list[str], line: int) -> dict[str, Any]:
+            out = {attr: row[i] for attr, i in pairs[kind] if row[i]}
+            for attr, i, conv in convs[kind]:
                 v = row[i]
                 if v == "":
                     continue
-                if conv is not None:
-                    try:
-                        v = conv(v)
-                    except ValueError:
-                        raise FormatError("value does not match the mapping's format", file=filename,
-                                          line=line, field=header[i]) from None
-                out[attr] = v
+                try:
+                    out[attr] = conv(v)
+                except ValueError:
+                    raise FormatError("value does not match the mapping's format", file=filename,
+                                      line=line, field=header[i]) from None
             return out
 
         patient: Patient | None = None
@@ -211,44 +232,41 @@ class CsvCodec:
         request: Request | None = None
         results: list[Result] = []
         line = 1
-        while True:
-            try:
-                row = next(reader, None)
-            except csv.Error as exc:
-                raise FormatError("malformed CSV row", file=filename, line=line + 1) from exc
-            if row is None:
-                break
-            line = reader.line_num
-            if not row:
-                continue
-            if len(row) != ncol:
-                raise FormatError("row does not have as many cells as the header", file=filename, line=line)
-            pid = row[pid_i]
-            if not pid:
-                raise FormatError("row without a patient id", file=filename, line=line, field=header[pid_i])
-            if patient is None or pid != patient.id:
-                if patient is not None:
-                    yield patient, reqs
-                patient = Patient(**build("patient", row, line))
-                reqs, request, results = [], None, []
-            rid = row[rid_i] if rid_i is not None else ""
-            if not rid:
-                continue
-            if request is None or rid != request.id:
-                request = Request(**build("request", row, line, patient_id=pid))
-                results = []
-                reqs.append((request, results))
-            if not has_results:
-                continue
-            sid = row[sid_i] if sid_i is not None else ""
-            if sid_i is not None and not sid:
-                continue
-            values = build("result", row, line, patient_id=pid, request_id=rid)
-            if sid_i is None:
-                if len(values) == 2:
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row:
                     continue
-                values["id"] = f"{rid}-{len(results) + 1}"
-            results.append(Result(**values))
+                if len(row) != ncol:
+                    raise FormatError("row does not have as many cells as the header", file=filename, line=line)
+                pid = row[pid_i]
+                if not pid:
+                    raise FormatError("row without a patient id", file=filename, line=line, field=header[pid_i])
+                if patient is None or pid != patient.id:
+                    if patient is not None:
+                        yield patient, reqs
+                    patient = Patient(**build("patient", row, line))
+                    reqs, request, results = [], None, []
+                rid = row[rid_i] if rid_i is not None else ""
+                if not rid:
+                    continue
+                if request is None or rid != request.id:
+                    request = Request(patient_id=pid, **build("request", row, line))
+                    results = []
+                    reqs.append((request, results))
+                if not has_results:
+                    continue
+                sid = row[sid_i] if sid_i is not None else ""
+                if sid_i is not None and not sid:
+                    continue
+                values = build("result", row, line)
+                if sid_i is None:
+                    if not values:
+                        continue
+                    values["id"] = f"{rid}-{len(results) + 1}"
+                results.append(Result(patient_id=pid, request_id=rid, **values))
+        except csv.Error as exc:
+            raise FormatError("malformed CSV row", file=filename, line=line + 1) from exc
         if patient is not None:
             yield patient, reqs
 
@@ -263,42 +281,67 @@ class CsvCodec:
             kind, attr = target.split(".", 1)
             plan[kind].append((i, attr, self._write_conv(target)))
 
-        def fill(row: list[str], kind: str, obj: Patient | Request | Result) -> None:
-            for i, attr, conv in plan[kind]:
-                v = getattr(obj, attr)
-                if v is None:
-                    row[i] = ""
-                elif conv is None:
-                    row[i] = v
-                else:
-                    try:
-                        row[i] = conv(v)
-                    except ValueError:
-                        raise FormatError("value does not fit the mapping's format", record=f"{kind} {obj.id}",
-                                          field=attr) from None
+        # a row is the patient's, the request's and the result's values (None is written as an
+        # empty cell by the csv module) picked in column order
+        order: list[int] = []
+        getters: dict[str, Callable[[Any], tuple[Any, ...]]] = {}
+        fixes: dict[str, list[tuple[int, str, Conv]]] = {}
+        for kind in _KINDS:
+            attrs = [attr for _, attr, _ in plan[kind]]
+            order.extend(i for i, _, _ in plan[kind])
+            getters[kind] = _getter(attrs)
+            fixes[kind] = [(k, attr, conv) for k, (_, attr, conv) in enumerate(plan[kind]) if conv is not None]
+        place = sorted(range(width), key=order.__getitem__)
+        pick = _getter_items(place)
 
-        blank = [""] * width
-        rows = writer.writerows
+        def values(kind: str, obj: Patient | Request | Result) -> tuple[str, ...]:
+            vals: tuple[Any, ...] | list[Any] = getters[kind](obj)
+            fix = fixes[kind]
+            if fix:
+                vals = fixed = list(vals)
+                for k, attr, conv in fix:
+                    v = fixed[k]
+                    if v is not None:
+                        try:
+                            fixed[k] = conv(v)
+                        except ValueError:
+                            raise FormatError("value does not fit the mapping's format",
+                                              record=f"{kind} {obj.id}", field=attr) from None
+            return tuple(["" if v is None else v for v in vals])
+
+        # rows are joined here; a row with a cell the csv module would quote goes through it
+        delim = self.mapping.delimiter
+        seps = width - 1
+        quote = re.compile('["\r\n]').search
+        lines: list[str] = [buf.getvalue()]
+        add = lines.append
+
+        def emit(row: tuple[str, ...]) -> None:
+            line = delim.join(row)
+            if width > 1 and line.count(delim) == seps and quote(line) is None:
+                add(line + "\r\n")
+            else:
+                buf.seek(0)
+                buf.truncate(0)
+                writer.writerow(row)
+                add(buf.getvalue())
+
+        none_r = ("",) * len(plan["request"])
+        none_s = ("",) * len(plan["result"])
         for p, reqs in group_records(records):
             check_patient(p)
-            prow = list(blank)
-            fill(prow, "patient", p)
+            pv = values("patient", p)
             if not reqs:
-                rows([prow])
+                emit(pick(pv + none_r + none_s))
                 continue
             for r, results in reqs:
-                rrow = list(prow)
-                fill(rrow, "request", r)
+                prv = pv + values("request", r)
                 if not results:
-                    rows([rrow])
+                    emit(pick(prv + none_s))
                     continue
-                batch = []
                 for s in results:
-                    srow = list(rrow)
-                    fill(srow, "result", s)
-                    batch.append(srow)
-                rows(batch)
-        text = buf.getvalue()
+                    emit(pick(prv + values("result", s)))
+        text = "".join(lines)
         if "\x00" in text:
             raise FormatError("a value holds a NUL character, which CSV cannot carry")
         try:

@@ -23,12 +23,12 @@ from ecluse.formats._common import (
     escaper,
     flatten,
     group_records,
-    iso_to_ts,
     split_lines,
-    ts_to_iso,
+    ts_reader,
+    ts_writer,
     unescaper,
 )
-from ecluse.formats._ranges import format_range, parse_range
+from ecluse.formats._ranges import range_parser, range_writer
 from ecluse.formats.records import INS_OIDS, Patient, Request, Result
 
 __all__ = ["Hl7Codec", "ins_namespace"]
@@ -49,6 +49,18 @@ BLOOD_GROUP_NTE: Final = "BG"
 _SN_RE: Final = re.compile(r"(<=|>=|<>|<|>|=)?(-?[0-9]+(?:\.[0-9]+)?)?(?:([-+/.:])(-?[0-9]+(?:\.[0-9]+)?))?")
 _MLLP_START: Final = b"\x0b"
 _MLLP_END: Final = b"\x1c\r"
+_PAD: Final[list[str]] = [""] * 40
+#: the reader pads every segment to this many fields (PID-32 is the last one read)
+_NFIELDS: Final = 33
+
+
+def _sn(value: str, ident: str) -> str:
+    """A structured numeric value (``<5``, ``1:128``, ``10-20``) as SN components."""
+    m = _SN_RE.fullmatch(value)
+    if m is None:
+        raise FormatError("structured numeric value does not parse", record=f"Result {ident}",
+                          field="value", hint="SN values look like <5, >=10, 1:128, 10-20")
+    return "^".join(x or "" for x in m.groups()).rstrip("^")
 
 
 def _utcnow() -> datetime:
@@ -86,6 +98,8 @@ class _Reader:
         self.text = text
         self.file = filename
         self.charset = charset
+        self.tsm = ts_reader(filename)
+        self.range = range_parser()
 
     def err(self, message: str, line: int, record: str, field: str | None = None) -> FormatError:
         return FormatError(message, file=self.file, line=line, record=record, field=field)
@@ -129,20 +143,23 @@ class _Reader:
                     continue
                 raise self.err("segment before any MSH", no, name)
             fields = seg.split(fs)
+            if len(fields) < _NFIELDS:
+                fields.extend(_PAD[:_NFIELDS - len(fields)])
+            u = un if es in seg else str
             if name == "OBX":
                 if request is None:
                     raise self.err("OBX segment outside an OBR", no, "OBX")
                 if patient is None:  # pragma: no cover - request implies patient
                     raise self.err("OBX segment outside a patient", no, "OBX")
                 nres += 1
-                res = self.result(fields, no, patient.id, request.id, nres, un, cs, rs, ss)
+                res = self.result(fields, no, patient.id, request.id, nres, u, cs, rs, ss)
                 results.append(res)
                 target = res
             elif name == "NTE":
                 if target is None:
                     continue  # an NTE after MSH or SPM: nothing of ours to attach it to
-                text = "\n".join(un(r) for r in _at(fields, 3).split(rs))
-                kind = _at(fields, 4).split(cs)[0]
+                text = "\n".join(u(r) for r in fields[3].split(rs))
+                kind = fields[4].split(cs)[0]
                 if kind == BLOOD_GROUP_NTE and isinstance(target, Patient):
                     target.blood_group = text or None
                 else:
@@ -150,7 +167,7 @@ class _Reader:
             elif name == "OBR":
                 if patient is None:
                     raise self.err("OBR segment outside a patient", no, "OBR")
-                request = self.request(fields, no, patient.id, un, cs, ss)
+                request = self.request(fields, no, patient.id, u, cs, ss)
                 if request.site_finess is None:
                     request.site_finess = site
                 site = None
@@ -159,19 +176,19 @@ class _Reader:
                 reqs.append((request, results))
                 target = request
             elif name == "ORC":
-                site = un(_at(_at(fields, 21).split(cs), 9)) or None
+                site = u(_at(fields[21].split(cs), 9)) or None
             elif name == "SPM":
                 if request is not None:
-                    spec = un(_at(fields, 4).split(cs)[0])
+                    spec = u(fields[4].split(cs)[0])
                     if spec and request.specimen_type is None:
                         request.specimen_type = spec
-                    if request.collected_at is None and _at(fields, 17):
-                        request.collected_at = self.ts(_at(fields, 17).split(cs)[0], no, "SPM", "SPM-17")
-                    if request.received_at is None and _at(fields, 18):
-                        request.received_at = self.ts(_at(fields, 18), no, "SPM", "SPM-18")
+                    if request.collected_at is None and fields[17]:
+                        request.collected_at = self.ts(fields[17].split(cs)[0], no, "SPM", "SPM-17")
+                    if request.received_at is None and fields[18]:
+                        request.received_at = self.ts(fields[18], no, "SPM", "SPM-18")
                 target = None
             elif name == "PID":
-                new = self.patient(fields, no, un, cs, rs, ss)
+                new = self.patient(fields, no, u, cs, rs, ss)
                 if patient is not None:
                     if new == patient:
                         # the same patient again in the next message: one group
@@ -187,16 +204,14 @@ class _Reader:
             yield patient, reqs
 
     def ts(self, value: str, line: int, record: str, field: str) -> str | None:
-        if not value:
-            return None
-        return ts_to_iso(value, file=self.file, line=line, record=record, field=field)
+        return self.tsm(value, line, record, field)
 
     def patient(self, f: list[str], no: int, un: Callable[[str], str], cs: str, rs: str, ss: str) -> Patient:
         pid = ""
         other = ""
         ins = oid = nir = owner = None
         has_ins = False
-        for rep in _at(f, 3).split(rs):
+        for rep in f[3].split(rs):
             if not rep:
                 continue
             c = rep.split(cs)
@@ -214,14 +229,14 @@ class _Reader:
                 pid = value
             elif not other:
                 other = value
-        pid = pid or other or un(_at(f, 2).split(cs)[0])
+        pid = pid or other or un(f[2].split(cs)[0])
         if not pid:
             raise self.err("patient without an id", no, "PID", "PID-3")
         p = Patient(id=pid, nir=nir, nir_owner=owner)
         if has_ins:
             p.ins, p.ins_oid = ins, oid
         given_l = given_d = None
-        for rep in _at(f, 5).split(rs):
+        for rep in f[5].split(rs):
             if not rep or rep == '""':
                 continue
             c = rep.split(cs)
@@ -234,10 +249,10 @@ class _Reader:
                 p.birth_name = un(c[0]) or None
                 given_l = given
         p.given_names = given_l if given_l is not None else given_d
-        if _at(f, 7):
-            p.birth_date = self.ts(_at(f, 7), no, "PID", "PID-7")
-        p.sex = un(_at(f, 8)) or None
-        for rep in _at(f, 11).split(rs):
+        if f[7]:
+            p.birth_date = self.ts(f[7], no, "PID", "PID-7")
+        p.sex = un(f[8]) or None
+        for rep in f[11].split(rs):
             if not rep:
                 continue
             c = rep.split(cs)
@@ -248,7 +263,7 @@ class _Reader:
                 p.address = street or None
                 p.city = un(_at(c, 2)) or None
                 p.postcode = un(_at(c, 4)) or None
-        for rep in _at(f, 13).split(rs):
+        for rep in f[13].split(rs):
             if not rep:
                 continue
             c = rep.split(cs)
@@ -256,25 +271,25 @@ class _Reader:
                 p.email = p.email or un(_at(c, 3)) or None
             elif p.phone is None:
                 p.phone = un(_at(c, 11)) or un(c[0]) or None
-        p.identity_status = un(_at(f, 32).split(rs)[0]) or None
+        p.identity_status = un(f[32].split(rs)[0]) or None
         return p
 
     def request(self, f: list[str], no: int, patient_id: str, un: Callable[[str], str], cs: str,
                 ss: str) -> Request:
-        rid = un(_at(f, 3).split(cs)[0]) or un(_at(f, 2).split(cs)[0])
+        rid = un(f[3].split(cs)[0]) or un(f[2].split(cs)[0])
         if not rid:
             raise self.err("request without a filler or placer order number", no, "OBR", "OBR-3")
         r = Request(id=rid, patient_id=patient_id)
-        r.collected_at = self.ts(_at(f, 7), no, "OBR", "OBR-7")
-        r.received_at = self.ts(_at(f, 14), no, "OBR", "OBR-14")
-        doctor = _at(f, 16).split("~")[0].split(cs)
+        r.collected_at = self.ts(f[7], no, "OBR", "OBR-7")
+        r.received_at = self.ts(f[14], no, "OBR", "OBR-14")
+        doctor = f[16].split("~")[0].split(cs)
         ident = un(doctor[0])
         kind = _at(doctor, 12)
         if kind == "IDNPS" and ident[:1] == "8":
             r.prescriber_rpps = ident[1:] or None
         elif kind == "RPPS" or (len(ident) == 11 and ident.isascii() and ident.isdigit()):
             r.prescriber_rpps = ident or None
-        status = _at(f, 25)
+        status = f[25]
         if status:
             word = REQUEST_STATUS_FROM_CODE.get(status)
             if word is None:
@@ -284,34 +299,51 @@ class _Reader:
 
     def result(self, f: list[str], no: int, patient_id: str, request_id: str, pos: int,
                un: Callable[[str], str], cs: str, rs: str, ss: str) -> Result:
-        vt = _at(f, 2) or "ST"
-        rid = un(_at(f, 4)) or f"{request_id}-{_at(f, 1) or pos}"
-        s = Result(id=rid, request_id=request_id, patient_id=patient_id, value_type=vt)
-        code = _at(f, 3).split(cs)
-        if _at(code, 2) == "LN":
-            s.loinc = un(code[0]) or None
-        elif _at(code, 5) == "LN":
-            s.loinc = un(code[3]) or None
-        label = un(_at(code, 4)) if _at(code, 5) == "L" else ""
-        s.label = label or un(_at(code, 1)) or None
-        raw = _at(f, 5)
+        vt = f[2] or "ST"
+        rid = un(f[4]) or f"{request_id}-{f[1] or pos}"
+        code = f[3].split(cs)
+        nc = len(code)
+        loinc = None
+        if nc > 2 and code[2] == "LN":
+            loinc = un(code[0]) or None
+        elif nc > 5 and code[5] == "LN":
+            loinc = un(code[3]) or None
+        label = un(code[4]) if nc > 5 and code[5] == "L" else ""
+        if not label and nc > 1:
+            label = un(code[1])
+        raw = f[5]
+        value = None
         if raw:
             if vt in ("CE", "CWE", "CNE", "CF"):
-                s.value = "^".join(un(c) for c in raw.split(rs)[0].split(cs))
+                value = "^".join(un(c) for c in raw.split(rs)[0].split(cs))
             elif vt == "SN":
-                s.value = "".join(un(c) for c in raw.split(cs))
+                value = "".join(un(c) for c in raw.split(cs))
             elif vt in ("TX", "FT"):
-                s.value = "\n".join(un(r) for r in raw.split(rs))
+                value = "\n".join(un(r) for r in raw.split(rs))
             else:
-                s.value = un(raw)
-        s.unit = un(_at(f, 6).split(cs)[0]) or None
-        s.ref_low, s.ref_high = parse_range(un(_at(f, 7)))
-        s.flag = un(_at(f, 8).split(rs)[0]) or None
-        status = _at(f, 11)
-        s.status = None if status == '""' else (un(status) or None)
-        s.category = un(_at(f, 13)) or None
-        s.observed_at = self.ts(_at(f, 14), no, "OBX", "OBX-14")
-        return s
+                value = un(raw)
+        unit = f[6]
+        if unit:
+            if cs in unit:
+                unit = unit.split(cs, 1)[0]
+            unit = un(unit)
+        rng = f[7]
+        low, high = self.range(un(rng)) if rng else (None, None)
+        flag = f[8]
+        if flag:
+            if rs in flag:
+                flag = flag.split(rs, 1)[0]
+            flag = un(flag)
+        status = f[11]
+        if status == '""':
+            status = ""
+        elif status:
+            status = un(status)
+        category = f[13]
+        if category:
+            category = un(category)
+        return Result(rid, request_id, patient_id, loinc, label or None, value, vt, unit or None, low, high,
+                      flag or None, status or None, category or None, self.tsm(f[14], no, "OBX", "OBX-14"))
 
 
 class Hl7Codec:
@@ -363,8 +395,8 @@ class Hl7Codec:
                 return ""
             return value.translate(table) if search(value) else value
 
-        def ts(value: str | None, record: str, field: str) -> str:
-            return iso_to_ts(value, record=record, field=field) if value else ""
+        ts = ts_writer()
+        rfmt = range_writer("-")
 
         stamp = self.now().strftime("%Y%m%d%H%M%S")
         head = (f"MSH|^~\\&|{e(self.sending_application)}|{e(self.sending_facility)}|"
@@ -375,7 +407,6 @@ class Hl7Codec:
         start, end = ("\x0b", "\x1c\r") if self.mllp else ("", "")
         for n, (p, reqs) in enumerate(group_records(records), 1):
             check_patient(p)
-            who = f"Patient {p.id}"
             add(f"{start}{head}{e(self.control_prefix)}{n:08d}{tail}")
             ids = [f"{e(p.id)}^^^^PI"]
             if p.ins or p.ins_oid:
@@ -401,8 +432,9 @@ class Hl7Codec:
             if p.email:
                 tel.append(f"^NET^Internet^{e(p.email)}")
             # PID-5 is required: no name at all is written as the HL7 null ""
-            pid = ["PID", "1", "", "~".join(ids), "", "~".join(names) or '""', "", ts(p.birth_date, who, "birth_date"),
-                   e(p.sex), "", "", "~".join(addr), "", "~".join(tel)]
+            pid = ["PID", "1", "", "~".join(ids), "", "~".join(names) or '""', "",
+                   ts(p.birth_date, "Patient", p.id, "birth_date"), e(p.sex), "", "", "~".join(addr), "",
+                   "~".join(tel)]
             if p.identity_status:
                 pid.extend([""] * (32 - len(pid)))
                 pid.append(e(p.identity_status))
@@ -432,39 +464,55 @@ class Hl7Codec:
                 if r.prescriber_rpps:
                     doctor = (f"8{e(r.prescriber_rpps)}^^^^^^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO"
                               "^D^^^IDNPS")
-                add(f"OBR|{i}||{rid}|11502-2^Laboratory report^LN|||{ts(r.collected_at, rwho, 'collected_at')}"
-                    f"|||||||{ts(r.received_at, rwho, 'received_at')}||{doctor}|||||||||{status}\r")
+                collected = ts(r.collected_at, "Request", r.id, "collected_at")
+                received = ts(r.received_at, "Request", r.id, "received_at")
+                add(f"OBR|{i}||{rid}|11502-2^Laboratory report^LN|||{collected}"
+                    f"|||||||{received}||{doctor}|||||||||{status}\r")
                 if r.comment:
                     add(f"NTE|1||{e(r.comment)}\r")
                 for j, s in enumerate(results, 1):
-                    swho = f"Result {s.id}"
                     vt = s.value_type
                     value = s.value or ""
-                    if value:
-                        if vt in ("CE", "CWE", "CNE", "CF"):
-                            value = "^".join(e(c) for c in value.split("^"))
-                        elif vt == "SN":
-                            m = _SN_RE.fullmatch(value)
-                            if m is None:
-                                raise FormatError("structured numeric value does not parse", record=swho,
-                                                  field="value", hint="SN values look like <5, >=10, 1:128, 10-20")
-                            value = "^".join(x or "" for x in m.groups()).rstrip("^")
-                        elif vt in ("TX", "FT"):
-                            value = "~".join(e(x) for x in value.split("\n"))
+                    sts = s.status
+                    if search(f"{s.id}{value}{s.unit}{s.flag}{sts}{s.category}{s.loinc}{s.label}{vt}") is None:
+                        # fast path: no character of the result needs escaping
+                        sid, unit, flag, cat = s.id, s.unit or "", s.flag or "", s.category or ""
+                        if s.loinc:
+                            code = f"{s.loinc}^{s.label or ''}^LN"
+                        elif s.label:
+                            code = f"^{s.label}^L"
                         else:
-                            value = e(value)
-                    if s.loinc:
-                        code = f"{e(s.loinc)}^{e(s.label)}^LN"
-                    elif s.label:
-                        code = f"^{e(s.label)}^L"
+                            code = '""'  # OBX-3 is required: HL7 null
+                        if value and vt == "SN":
+                            value = _sn(value, s.id)
+                        if unit:
+                            unit = f"{unit}^{unit}^UCUM"
+                        status = '\\X22\\"' if sts == '""' else (sts or '""')
+                        vt = vt or ""
                     else:
-                        code = '""'  # OBX-3 is required: HL7 null
-                    unit = f"{e(s.unit)}^{e(s.unit)}^UCUM" if s.unit else ""
-                    rng = format_range(s.ref_low, s.ref_high, sep="-", record=swho)
-                    # OBX-11 is required: an unknown status is written as the HL7 null ""
-                    status = '\\X22\\"' if s.status == '""' else (e(s.status) or '""')
-                    line = (f"OBX|{j}|{e(vt)}|{code}|{e(s.id)}|{value}|{unit}|{e(rng)}|{e(s.flag)}|||"
-                            f"{status}||{e(s.category)}|{ts(s.observed_at, swho, 'observed_at')}")
+                        sid, flag, cat = e(s.id), e(s.flag), e(s.category)
+                        if value:
+                            if vt in ("CE", "CWE", "CNE", "CF"):
+                                value = "^".join(e(c) for c in value.split("^"))
+                            elif vt == "SN":
+                                value = _sn(value, s.id)
+                            elif vt in ("TX", "FT"):
+                                value = "~".join(e(x) for x in value.split("\n"))
+                            else:
+                                value = e(value)
+                        if s.loinc:
+                            code = f"{e(s.loinc)}^{e(s.label)}^LN"
+                        elif s.label:
+                            code = f"^{e(s.label)}^L"
+                        else:
+                            code = '""'  # OBX-3 is required: HL7 null
+                        unit = f"{e(s.unit)}^{e(s.unit)}^UCUM" if s.unit else ""
+                        # OBX-11 is required: an unknown status is written as the HL7 null ""
+                        status = '\\X22\\"' if sts == '""' else (e(sts) or '""')
+                        vt = e(vt)
+                    rng = rfmt(s.ref_low, s.ref_high, s.id)
+                    line = (f"OBX|{j}|{vt}|{code}|{sid}|{value}|{unit}|{rng}|{flag}|||"
+                            f"{status}||{cat}|{ts(s.observed_at, 'Result', s.id, 'observed_at')}")
                     add(line.rstrip("|") + "\r")
                     if s.comment:
                         add(f"NTE|1||{e(s.comment)}\r")

@@ -32,6 +32,7 @@ _NUM_DOT: Final = re.compile(r"-?[0-9]+\.[0-9]+")
 _NUM_COMMA: Final = re.compile(r"-?[0-9]+,[0-9]+")
 _TYPES_OUT: Final = {"NM": "N"}
 _TYPES_IN: Final = {"N": "NM"}
+_PAD: Final[list[str]] = [""] * 14
 
 
 def _date_in(value: str, file: str, line: int) -> str | None:
@@ -156,20 +157,21 @@ class _Reader:
             elif line.startswith("RES|"):
                 flush()
                 f = line.split("|")
-                f.extend([""] * (14 - len(f)))
-                res = Result(id=f"{req.id}-{len(results) + 1}", request_id=req.id, patient_id=req.patient_id,
-                             value_type=_TYPES_IN.get(f[3], "ST"))
-                res.label = f[1] or None
-                res.loinc = f[2] if _LOINC_RE.fullmatch(f[2]) else None
+                if len(f) < 14:
+                    f.extend(_PAD[:14 - len(f)])
+                vt = _TYPES_IN.get(f[3], "ST")
                 value = f[4]
-                if res.value_type == "NM" and _NUM_COMMA.fullmatch(value):
+                if vt == "NM" and "," in value and _NUM_COMMA.fullmatch(value):
                     value = value.replace(",", ".")
-                res.value = value or None
-                res.unit = f[5] or None
-                res.ref_low = (f[6].replace(",", ".") if _NUM_COMMA.fullmatch(f[6]) else f[6]) or None
-                res.ref_high = (f[7].replace(",", ".") if _NUM_COMMA.fullmatch(f[7]) else f[7]) or None
-                res.flag = f[8] or None
-                res.status = f[9] or None
+                low, high = f[6], f[7]
+                if "," in low and _NUM_COMMA.fullmatch(low):
+                    low = low.replace(",", ".")
+                if "," in high and _NUM_COMMA.fullmatch(high):
+                    high = high.replace(",", ".")
+                code = f[2]
+                res = Result(f"{req.id}-{len(results) + 1}", req.id, req.patient_id,
+                             code if code and _LOINC_RE.fullmatch(code) else None, f[1] or None, value or None,
+                             vt, f[5] or None, low or None, high or None, f[8] or None, f[9] or None)
                 results.append(res)
                 target = res
             else:
@@ -254,25 +256,31 @@ class HprimNetCodec:
                 if r.comment:
                     lab.extend("TEX|" + _clean(x, rwho, "comment") for x in r.comment.split("\n"))
                 for s in results:
-                    swho = f"Result {s.id}"
                     low = s.ref_low or ""
                     high = s.ref_high or ""
-                    if _NUM_DOT.fullmatch(low):
+                    if "." in low and _NUM_DOT.fullmatch(low):
                         low = low.replace(".", ",")
-                    if _NUM_DOT.fullmatch(high):
+                    if "." in high and _NUM_DOT.fullmatch(high):
                         high = high.replace(".", ",")
-                    fields = [
-                        "RES", _clean(s.label, swho, "label", pipe=True), _clean(s.loinc, swho, "loinc", pipe=True),
-                        _TYPES_OUT.get(s.value_type, "A"), _clean(s.value, swho, "value", pipe=True),
-                        _clean(s.unit, swho, "unit", pipe=True), _clean(low, swho, "ref_low", pipe=True),
-                        _clean(high, swho, "ref_high", pipe=True), _clean(s.flag, swho, "flag", pipe=True),
-                        _clean(s.status, swho, "status", pipe=True), "", "", "", "",
-                    ]
-                    lab.append("|".join(fields))
+                    line = (f"RES|{s.label or ''}|{s.loinc or ''}|{_TYPES_OUT.get(s.value_type, 'A')}|"
+                            f"{s.value or ''}|{s.unit or ''}|{low}|{high}|{s.flag or ''}|{s.status or ''}||||")
+                    if line.count("|") != 13 or "\n" in line or "\r" in line or "****" in line:
+                        # slow path: find the field that cannot be written, or the marker-like value
+                        swho = f"Result {s.id}"
+                        fields = [
+                            "RES", _clean(s.label, swho, "label", pipe=True),
+                            _clean(s.loinc, swho, "loinc", pipe=True),
+                            _TYPES_OUT.get(s.value_type, "A"), _clean(s.value, swho, "value", pipe=True),
+                            _clean(s.unit, swho, "unit", pipe=True), _clean(low, swho, "ref_low", pipe=True),
+                            _clean(high, swho, "ref_high", pipe=True), _clean(s.flag, swho, "flag", pipe=True),
+                            _clean(s.status, swho, "status", pipe=True), "", "", "", "",
+                        ]
+                        line = "|".join(fields)
+                    lab.append(line)
                     norm = f" ({low}-{high})" if low or high else ""
                     add(f"{s.label or s.loinc or ''} : {s.value or ''} {s.unit or ''}{norm}".rstrip())
                     if s.comment:
-                        lab.extend("TEX|" + _clean(x, swho, "comment") for x in s.comment.split("\n"))
+                        lab.extend("TEX|" + _clean(x, f"Result {s.id}", "comment") for x in s.comment.split("\n"))
                 add("")
                 out.extend(lab)
                 add(FIN)

@@ -23,12 +23,12 @@ from ecluse.formats._common import (
     escaper,
     flatten,
     group_records,
-    iso_to_ts,
     split_lines,
-    ts_to_iso,
+    ts_reader,
+    ts_writer,
     unescaper,
 )
-from ecluse.formats._ranges import format_range, parse_range
+from ecluse.formats._ranges import range_parser, range_writer
 from ecluse.formats.records import Patient, Request, Result
 
 __all__ = ["HprimSanteCodec"]
@@ -36,6 +36,7 @@ __all__ = ["HprimSanteCodec"]
 _DELIMS: Final = "|~^\\&"  # field, component, repetition, escape, sub-component
 _HEAD_RE: Final = re.compile(rb"[\xef\xbb\xbf\x02\r\n ]*H([^A-Za-z0-9\r\n])([^A-Za-z0-9\r\n]{4})")
 _WRAP: Final = 220
+_PAD: Final[list[str]] = [""] * 40
 
 
 def _hex_escape(exc: UnicodeError) -> tuple[str, int]:
@@ -71,7 +72,10 @@ class _Reader:
         self.fs = "|"
         self.cs = "~"
         self.rs = "^"
+        self.es = "\\"
         self.un: Callable[[str], str] = unescaper("|", "~", "^", "\\", "&", charset, hex_utf8=True)
+        self.tsm = ts_reader(filename)
+        self.range = range_parser()
 
     def err(self, message: str, line: int, record: str, field: str | None = None) -> FormatError:
         return FormatError(message, file=self.file, line=line, record=record, field=field)
@@ -101,6 +105,7 @@ class _Reader:
                     pending = None
                 self.fs, self.cs, self.rs = d[0], d[1], d[2]
                 self.un = unescaper(d[0], d[1], d[2], d[3], d[4], self.charset, hex_utf8=True)
+                self.es = d[3]
                 seen_header = True
                 pending = (no, line)
                 continue
@@ -116,9 +121,7 @@ class _Reader:
         return [self.un(c) for c in value.split(self.cs)]
 
     def ts(self, value: str, line: int, record: str, field: str) -> str | None:
-        if not value:
-            return None
-        return ts_to_iso(value, file=self.file, line=line, record=record, field=field)
+        return self.tsm(value, line, record, field)
 
     def groups(self) -> Iterator[Group]:
         patient: Patient | None = None
@@ -152,7 +155,8 @@ class _Reader:
                     raise self.err("OBX record outside a request", no, "OBX")
                 if patient is None:  # pragma: no cover - request implies patient
                     raise self.err("OBX record outside a patient", no, "OBX")
-                result = self.result(fields, no, patient.id, request.id, len(results) + 1)
+                result = self.result(fields, no, patient.id, request.id, len(results) + 1,
+                                     self.un if self.es in rec else str)
                 results.append(result)
                 target = result
             elif kind == "OBR":
@@ -264,32 +268,39 @@ class _Reader:
             req.status = word
         return req
 
-    def result(self, f: list[str], no: int, patient_id: str, request_id: str, pos: int) -> Result:
-        seq = _at(f, 1)
-        rid = self.un(_at(f, 4)) or f"{request_id}-{seq or pos}"
-        vtype = self.un(_at(f, 2)) or "ST"
-        res = Result(id=rid, request_id=request_id, patient_id=patient_id, value_type=vtype)
-        test = self.comps(_at(f, 3))
-        if _at(test, 2) == "LN":
-            res.loinc = test[0] or None
-        elif _at(test, 5) == "LN":
-            res.loinc = test[3] or None
-        res.label = _at(test, 1) or None
-        raw = _at(f, 5)
+    def result(self, f: list[str], no: int, patient_id: str, request_id: str, pos: int,
+               un: Callable[[str], str]) -> Result:
+        """``un`` unescapes a value (``str`` when the record holds no escape character)."""
+        if len(f) < 15:
+            f = f + _PAD[:15 - len(f)]
+        rid = un(f[4]) or f"{request_id}-{f[1] or pos}"
+        vtype = un(f[2]) or "ST"
+        cs = self.cs
+        test = f[3]
+        loinc = label = None
+        if test:
+            comps = [un(c) for c in test.split(cs)] if cs in test else [un(test)]
+            nc = len(comps)
+            if nc > 2 and comps[2] == "LN":
+                loinc = comps[0] or None
+            elif nc > 5 and comps[5] == "LN":
+                loinc = comps[3] or None
+            if nc > 1:
+                label = comps[1] or None
+        raw = f[5]
+        value = None
         if raw:
             if vtype == "TX":
-                res.value = "\n".join(self.un(c) for rep in raw.split(self.rs) for c in rep.split(self.cs))
+                value = "\n".join(un(c) for rep in raw.split(self.rs) for c in rep.split(cs))
             elif vtype in ("CE", "CWE"):
-                res.value = "^".join(self.comps(raw))
+                value = "^".join(un(c) for c in raw.split(cs))
             else:
-                res.value = self.un(raw)
-        res.unit = self.un(_at(f, 6)) or None
-        res.ref_low, res.ref_high = parse_range(self.un(_at(f, 7)))
-        res.flag = self.un(_at(f, 8)) or None
-        res.status = self.un(_at(f, 11)) or None
-        res.category = self.un(_at(f, 13)) or None
-        res.observed_at = self.ts(_at(f, 14), no, "OBX", "OBX.15")
-        return res
+                value = un(raw)
+        rng = f[7]
+        low, high = self.range(un(rng)) if rng else (None, None)
+        return Result(rid, request_id, patient_id, loinc, label, value, vtype, un(f[6]) or None, low, high,
+                      un(f[8]) or None, un(f[11]) or None, un(f[13]) or None,
+                      self.tsm(f[14], no, "OBX", "OBX.15"))
 
 
 class HprimSanteCodec:
@@ -349,8 +360,8 @@ class HprimSanteCodec:
                 return ""
             return value.translate(table) if search(value) else value
 
-        def ts(value: str | None, record: str, field: str) -> str:
-            return iso_to_ts(value, record=record, field=field) if value else ""
+        ts = ts_writer()
+        rfmt = range_writer(" - ")
 
         lines: list[str] = []
         owners: list[str] = []  # record named by each line
@@ -392,7 +403,7 @@ class HprimSanteCodec:
             if p.email:
                 phones.append(f"{e(p.email)}~NET")
             add("|".join((
-                "P", str(n), e(p.id), "", "^".join(ids), p6, p7, ts(p.birth_date, who, "birth_date"),
+                "P", str(n), e(p.id), "", "^".join(ids), p6, p7, ts(p.birth_date, "Patient", p.id, "birth_date"),
                 e(p.sex), "", "^".join(addr), "", "^".join(phones), "", e(p.blood_group),
             )).rstrip("|"))
             owners.append(who)
@@ -408,9 +419,9 @@ class HprimSanteCodec:
                     status = code
                 f = [""] * 26
                 f[0], f[1], f[3] = "OBR", str(i), f"~{e(r.id)}"
-                f[7] = ts(r.collected_at, rwho, "collected_at")
+                f[7] = ts(r.collected_at, "Request", r.id, "collected_at")
                 f[10] = e(r.site_finess)
-                f[14] = ts(r.received_at, rwho, "received_at")
+                f[14] = ts(r.received_at, "Request", r.id, "received_at")
                 f[15] = e(r.specimen_type)
                 if r.prescriber_rpps:
                     f[16] = f"{e(r.prescriber_rpps)}~~RPPS"
@@ -421,25 +432,38 @@ class HprimSanteCodec:
                 for j, s in enumerate(results, 1):
                     swho = f"Result {s.id}"
                     value = s.value or ""
-                    if value:
-                        vt = s.value_type
-                        if vt == "TX":
-                            value = "~".join(e(part) for part in value.split("\n"))
-                        elif vt in ("CE", "CWE"):
-                            value = "~".join(e(part) for part in value.split("^"))
+                    vt = s.value_type
+                    if search(f"{s.id}{value}{s.unit}{s.flag}{s.status}{s.category}{s.loinc}{s.label}{vt}") is None:
+                        # fast path: no character of the result needs escaping
+                        if s.loinc:
+                            test = f"{s.loinc}~{s.label or ''}~LN"
+                        elif s.label:
+                            test = f"~{s.label}~L"
                         else:
-                            value = e(value)
-                    if s.loinc:
-                        test = f"{e(s.loinc)}~{e(s.label)}~LN"
-                    elif s.label:
-                        test = f"~{e(s.label)}~L"
+                            test = ""
+                        line = (f"OBX|{j}|{vt or ''}|{test}|{s.id}|{value}|{s.unit or ''}|"
+                                f"{rfmt(s.ref_low, s.ref_high, s.id)}|{s.flag or ''}|||{s.status or ''}||"
+                                f"{s.category or ''}|{ts(s.observed_at, 'Result', s.id, 'observed_at')}")
                     else:
-                        test = ""
-                    add("|".join((
-                        "OBX", str(j), e(s.value_type), test, e(s.id), value, e(s.unit),
-                        format_range(s.ref_low, s.ref_high, sep=" - ", record=swho), e(s.flag), "", "",
-                        e(s.status), "", e(s.category), ts(s.observed_at, swho, "observed_at"),
-                    )).rstrip("|"))
+                        if value:
+                            if vt == "TX":
+                                value = "~".join(e(part) for part in value.split("\n"))
+                            elif vt in ("CE", "CWE"):
+                                value = "~".join(e(part) for part in value.split("^"))
+                            else:
+                                value = e(value)
+                        if s.loinc:
+                            test = f"{e(s.loinc)}~{e(s.label)}~LN"
+                        elif s.label:
+                            test = f"~{e(s.label)}~L"
+                        else:
+                            test = ""
+                        line = "|".join((
+                            "OBX", str(j), e(vt), test, e(s.id), value, e(s.unit),
+                            rfmt(s.ref_low, s.ref_high, s.id), e(s.flag), "", "",
+                            e(s.status), "", e(s.category), ts(s.observed_at, "Result", s.id, "observed_at"),
+                        ))
+                    add(line.rstrip("|"))
                     owners.append(swho)
                     comment(s.comment, swho)
         add("L|1")
