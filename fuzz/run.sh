@@ -8,6 +8,6 @@ name=$1; secs=${2:-600}
 work=${FUZZ_WORK:-/tmp/ecluse-fuzz/$name}
 mkdir -p "$work" fuzz/artifacts
 cp fuzz/corpus/"$name"/* "$work"/ 2>/dev/null || true
-exec nice -n 10 .venv/bin/python "fuzz/fuzz_$name.py" "$work" \
+ECLUSE_FUZZ_CODEC=$name exec nice -n 10 .venv/bin/python fuzz/fuzz_codec.py "$work" \
   -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
   -artifact_prefix="fuzz/artifacts/$name-" > "$work/../$name.log" 2>&1

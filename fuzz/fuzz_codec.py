@@ -1,0 +1,31 @@
+"""atheris harness: a lab-format reader fed arbitrary bytes raises only FormatError.
+
+Run: sh fuzz/run.sh NAME [SECONDS]   (NAME: hl7v25, hprim_sante, hprim_net, csvfile)
+or:  ECLUSE_FUZZ_CODEC=hl7v25 nice -n 10 .venv/bin/python fuzz/fuzz_codec.py fuzz/corpus/hl7v25 -max_total_time=600
+"""
+
+import os
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from ecluse.errors import FormatError
+    from ecluse.formats.codec import get_codec
+
+#: corpus directory name → codec name
+CODECS = {"hl7v25": "hl7v25", "hprim_sante": "hprim-sante", "hprim_net": "hprim-net", "csvfile": "csv"}
+CODEC = get_codec(CODECS[os.environ.get("ECLUSE_FUZZ_CODEC", "hl7v25")])
+
+
+def test_one_input(data: bytes) -> None:
+    try:
+        for _ in CODEC.read(data, filename="fuzz"):
+            pass
+    except FormatError:
+        pass
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
