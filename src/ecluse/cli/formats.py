@@ -15,11 +15,10 @@ from typing import Annotated
 import typer
 
 from ecluse.cli.app import app, console, handle_errors
-from ecluse.crypto import minisign
-from ecluse.errors import EcluseError, FormatError, MandateError
+from ecluse.errors import EcluseError, FormatError
 from ecluse.formats._common import Record
 from ecluse.formats.codec import CODECS, Codec, get_codec, sniff_codec
-from ecluse.migration.mandate import verify_mandate
+from ecluse.migration.mandate import load_mandate
 from ecluse.migration.scope import apply_scope
 
 __all__ = ["convert", "inspect"]
@@ -89,12 +88,7 @@ def convert(
     if mandate is not None:
         if controller_key is None:
             raise EcluseError("--mandate needs --controller-key", hint="give the controller's .pub file")
-        sig = mandate.with_name(mandate.name + ".minisig")
-        if not mandate.is_file():
-            raise MandateError(f"mandate file not found: {mandate}", hint="check the path")
-        m = verify_mandate(mandate.read_bytes(), sig.read_text() if sig.is_file() else None,
-                           minisign.PublicKey.from_file(controller_key), now=datetime.now(UTC),
-                           source=mandate.name)
+        m = load_mandate(mandate, controller_key, now=datetime.now(UTC))
         records = apply_scope(records, m.scope)
     payload = out_codec.write(records)
     target = target.resolve()

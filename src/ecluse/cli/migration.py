@@ -21,10 +21,10 @@ from ecluse.cli._common import (
 )
 from ecluse.cli.app import app, console, handle_errors
 from ecluse.crypto import age, minisign
-from ecluse.errors import ConfigError, IdentityError, KeyFileError, MandateError, PackageError
+from ecluse.errors import ConfigError, IdentityError, KeyFileError, PackageError
 from ecluse.identity.people import ROLES, register_person
 from ecluse.migration import procedure
-from ecluse.migration.mandate import sign_mandate, verify_mandate
+from ecluse.migration.mandate import load_mandate, sign_mandate
 from ecluse.migration.receive import receive_package, write_receipt
 from ecluse.migration.states import NEXT_STEP, TERMINAL
 from ecluse.migration.workspace import init_workspace
@@ -153,11 +153,7 @@ _TEMPLATE_PLACEHOLDERS = (
 @handle_errors
 def mandate_check(mandate: Path, controller_key: Annotated[Path, typer.Option(help="Controller's .pub")]) -> None:
     """Check a mandate's syntax, signature and expiry."""
-    sig = mandate.with_name(mandate.name + ".minisig")
-    if not mandate.is_file():
-        raise MandateError(f"mandate file not found: {mandate}", hint="check the path")
-    m = verify_mandate(mandate.read_bytes(), sig.read_text() if sig.is_file() else None,
-                       minisign.PublicKey.from_file(controller_key), now=now(), source=mandate.name)
+    m = load_mandate(mandate, controller_key, now=now())
     console.print(f"mandate {m.id}: signature valid, expires {m.expires.isoformat()}")
     for what, items in m.scope.left_out().items():
         if items:

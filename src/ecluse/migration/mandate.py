@@ -20,7 +20,8 @@ from ecluse.errors import KeyFileError, MandateError, SignatureError
 from ecluse.formats.fhir import RESOURCE_TYPES
 from ecluse.formats.records import PATIENT_FIELD_GROUPS, SENSITIVE_CATEGORIES
 
-__all__ = ["Mandate", "Party", "Recipient", "Scope", "parse_mandate", "sign_mandate", "verify_mandate"]
+__all__ = ["Mandate", "Party", "Recipient", "Scope", "load_mandate", "parse_mandate", "read_mandate_file",
+           "sign_mandate", "verify_mandate"]
 
 MIN_APPROVALS: Final = 2
 OUTPUT_FORMATS: Final = ("fhir-ndjson",)
@@ -219,6 +220,23 @@ def sign_mandate(path: Path, secret_key: minisign.SecretKey) -> Path:
     tmp.write_text(sig)
     tmp.replace(out)
     return out
+
+
+def read_mandate_file(path: Path) -> tuple[bytes, str | None]:
+    """The mandate's bytes and its detached signature (None when ``<path>.minisig`` is absent)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MandateError(f"cannot read the mandate file {path}",
+                           hint="give the path of the signed mandate (its .minisig beside it)") from exc
+    sig_path = path.with_name(path.name + ".minisig")
+    return data, sig_path.read_text() if sig_path.is_file() else None
+
+
+def load_mandate(path: Path, controller_key: Path, *, now: datetime) -> Mandate:
+    """Read, check the signature against the controller's ``.pub`` file and the expiry."""
+    data, sig = read_mandate_file(path)
+    return verify_mandate(data, sig, minisign.PublicKey.from_file(controller_key), now=now, source=path.name)
 
 
 def verify_mandate(data: bytes, signature: str | None, controller_key: minisign.PublicKey, *,

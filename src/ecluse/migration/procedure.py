@@ -32,7 +32,7 @@ from ecluse.errors import (
 from ecluse.legacy import reader
 from ecluse.migration import states
 from ecluse.migration.export import export_streams
-from ecluse.migration.mandate import Mandate, verify_mandate
+from ecluse.migration.mandate import Mandate, read_mandate_file, verify_mandate
 from ecluse.migration.package import (
     MANIFEST,
     SIGNATURE,
@@ -111,13 +111,7 @@ def _controller_key(ws: Workspace, data: bytes) -> minisign.PublicKey:
 def plan(ws: Workspace, mandate_path: Path, source: Path, actor: Actor, *, now: datetime) -> StoredMigration:
     """Register a migration from a signed mandate (state: planned)."""
     _require_role(actor, ("operator",), "plan a migration")
-    try:
-        data = mandate_path.read_bytes()
-    except OSError as exc:
-        raise MandateError(f"cannot read the mandate file {mandate_path.name}",
-                           hint="give the path of the signed mandate (its .minisig beside it)") from exc
-    sig_path = mandate_path.with_name(mandate_path.name + ".minisig")
-    sig = sig_path.read_text() if sig_path.is_file() else None
+    data, sig = read_mandate_file(mandate_path)
     mandate = verify_mandate(data, sig, _controller_key(ws, data), now=now, source=mandate_path.name)
     reader.connect(source).close()
     mig_id = "MIG-" + secrets.token_hex(5)
@@ -361,11 +355,10 @@ def _delete_package(ws: Workspace, m: StoredMigration, now: datetime) -> list[di
     return deleted
 
 
-def _residual_scan(ws: Workspace, m: StoredMigration, *, exclude: Path | None = None) -> dict[str, Any]:
-    """Scan the staging area (but ``exclude``) for NIRs and the names of the package's patients."""
+def _residual_scan(ws: Workspace, names: list[str], *, exclude: Path | None = None) -> dict[str, Any]:
+    """Scan the staging area (but ``exclude``) for NIRs and ``names`` (the source's patients)."""
     from ecluse.scan import scan_paths
 
-    names = _sample_names(Path(m.source), m)
     paths = ([ws.staging] if exclude is None else
              [p for p in ws.staging.iterdir() if p.resolve() != exclude.resolve()])
     report = scan_paths(paths, min_confidence=ws.settings.residual_min_confidence, extra_terms=names)
@@ -375,7 +368,8 @@ def _residual_scan(ws: Workspace, m: StoredMigration, *, exclude: Path | None = 
             "kinds": sorted({f.kind for f in findings})}
 
 
-def _sample_names(source: Path, m: StoredMigration, limit: int = 2000) -> list[str]:
+def _sample_names(source: Path, limit: int = 2000) -> list[str]:
+    """Up to ``limit`` birth names of the source's patients, for the residual scan (never logged)."""
     try:
         conn = reader.connect(source)
     except Exception:  # the source may be gone after a migration: scan for NIRs only
@@ -430,7 +424,7 @@ def _check_staged(ws: Workspace, m: StoredMigration, actor: Actor, now: datetime
         check_files(pdir, manifest)
     except PackageError as exc:
         deleted = _delete_package(ws, m, now)
-        residual = _residual_scan(ws, m)
+        residual = _residual_scan(ws, _sample_names(Path(m.source)))
         cert = _certificate(ws, m, reason="failed", deleted=deleted, residual=residual,
                             by=actor.person.email, now=now)
         st, sg = _signed(actor, "fail", m.id, now, reason="staged package integrity")
@@ -461,13 +455,14 @@ def close(ws: Workspace, migration_id: str, actor: Actor, *, now: datetime) -> P
     receipt_sha = sha256_file(receipt) if receipt.is_file() else None
     _check_staged(ws, m, actor, now)
     pkg = ws.store.package(m.package_id)
-    before = _residual_scan(ws, m, exclude=Path(pkg["path"]) if pkg else None)
+    names = _sample_names(Path(m.source))  # read once, for the scans before and after deletion
+    before = _residual_scan(ws, names, exclude=Path(pkg["path"]) if pkg else None)
     if before["findings"]:  # plaintext beside the package: nothing is deleted until it is dealt with
         raise PackageError(f"the staging area holds {before['findings']} likely patient-data findings "
                            f"({', '.join(before['kinds'])}) besides the encrypted package; nothing was deleted",
                            hint=f"run 'ecluse scan {ws.staging}' to see where, remove them, then close again")
     deleted = _delete_package(ws, m, now)
-    residual = _residual_scan(ws, m)
+    residual = _residual_scan(ws, names)
     if residual["findings"]:
         raise PackageError(f"after deletion the staging area still holds {residual['findings']} "
                            f"likely patient-data findings ({', '.join(residual['kinds'])})",
@@ -489,7 +484,7 @@ def purge_expired(ws: Workspace, *, now: datetime) -> list[Path]:
         if datetime.fromisoformat(m.expires_at) > now:
             continue
         deleted = _delete_package(ws, m, now)
-        residual = _residual_scan(ws, m)
+        residual = _residual_scan(ws, _sample_names(Path(m.source)))
         cert = _certificate(ws, m, reason="expired", deleted=deleted, residual=residual, by="system", now=now)
         statement = orjson.dumps({"step": "expire", "migration": m.id, "at": now.isoformat()}).decode()
         sig = minisign.sign(ws.cert_key, statement.encode(), trusted_comment=f"ecluse-step expire migration={m.id}")
