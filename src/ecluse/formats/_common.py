@@ -21,6 +21,7 @@ __all__ = [
     "Record",
     "check_patient",
     "decode_lenient",
+    "escape_function",
     "escaper",
     "flatten",
     "group_records",
@@ -156,6 +157,24 @@ def escaper(field: str, comp: str, rep: str, esc: str, sub: str) -> tuple[re.Pat
     table[ord(esc)] = f"{esc}E{esc}"
     chars = "".join(re.escape(chr(c)) for c in table)
     return re.compile(f"[{chars}]"), table
+
+
+def escape_function(
+    field: str, comp: str, rep: str, esc: str, sub: str
+) -> tuple[Callable[[str | None], str], Callable[[str], re.Match[str] | None]]:
+    """``(escape, search)``. ``escape(value)``: ``""`` for an empty value, the value as it is when it holds
+    nothing to escape, else the value with delimiters and control characters escaped (see
+    :func:`escaper`); ``search(text)`` finds the first character that would need escaping, so a writer
+    can test several values joined at once."""
+    pattern, table = escaper(field, comp, rep, esc, sub)
+    search = pattern.search
+
+    def escape(value: str | None) -> str:
+        if not value:
+            return ""
+        return value.translate(table) if search(value) else value
+
+    return escape, search
 
 
 def unescaper(field: str, comp: str, rep: str, esc: str, sub: str, charset: str, *,

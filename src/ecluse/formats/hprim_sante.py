@@ -20,7 +20,7 @@ from ecluse.formats._common import (
     Record,
     check_patient,
     decode_lenient,
-    escaper,
+    escape_function,
     flatten,
     group_records,
     split_lines,
@@ -352,13 +352,7 @@ class HprimSanteCodec:
 
     # ------------------------------------------------------------------ write
     def write(self, records: Iterable[Record]) -> bytes:
-        pattern, table = escaper("|", "~", "^", "\\", "&")
-        search = pattern.search
-
-        def e(value: str | None) -> str:
-            if not value:
-                return ""
-            return value.translate(table) if search(value) else value
+        e, search = escape_function("|", "~", "^", "\\", "&")
 
         ts = ts_writer()
         rfmt = range_writer(" - ")
