@@ -46,9 +46,10 @@ def _phase(args: argparse.Namespace) -> dict[str, object]:
     from ecluse.formats.fhir import RESOURCE_TYPES
     from ecluse.formats.records import PATIENT_FIELD_GROUPS, SENSITIVE_CATEGORIES
     from ecluse.legacy import reader
-    from ecluse.migration.export import export_streams
+    from ecluse.migration.export import FHIR, Output, export_streams
     from ecluse.migration.package import MANIFEST, SIGNATURE, manifest_bytes, package_comment
     from ecluse.migration.receive import receive_package
+    from ecluse.migration.sources import SourceSpec
 
     work = Path(args.work)
     db = Path(args.db)
@@ -67,8 +68,9 @@ def _phase(args: argparse.Namespace) -> dict[str, object]:
         shutil.rmtree(out, ignore_errors=True)
         recipients = [keys["recipient"]] if args.phase == "enc" else None
         workers = 1 if args.phase == "plain1" else args.workers
-        res = export_streams(db, q, out, recipients=recipients, types=RESOURCE_TYPES, workers=workers,
-                             total_patients=counts.patients)
+        outputs = (Output(FHIR, tuple(recipients) if recipients else None),)
+        res = export_streams(SourceSpec("lis", str(db)), q, out, outputs=outputs, types=RESOURCE_TYPES,
+                             workers=workers, total_patients=counts.patients)
         if args.phase == "enc":
             sk = minisign.SecretKey.from_text(keys["signer"], None)
             data = manifest_bytes(package_id="PKG-bench", migration_id="MIG-bench", mandate_id="bench",

@@ -9,8 +9,11 @@ import sys
 
 import atheris
 
+# the codec modules are imported here, inside the instrumented block: get_codec imports them lazily,
+# and a module first imported outside this block would be fuzzed blind (no coverage feedback)
 with atheris.instrument_imports():
     from ecluse.errors import FormatError
+    from ecluse.formats import _common, _ranges, csvfile, hl7v25, hprim_net, hprim_sante  # noqa: F401
     from ecluse.formats.codec import get_codec
 
 #: corpus directory name → codec name

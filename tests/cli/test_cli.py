@@ -74,3 +74,27 @@ def test_no_patient_value_in_audit_logs_or_outputs(kept: Path) -> None:
     blob = "\n".join(texts)
     assert not any(n in blob for n in nirs)
     assert not any(re.search(rf"\b{re.escape(n)}\b", blob) for n in names)
+
+
+def test_plan_from_lab_files_or_a_sql_database(kept: Path, tmp_path: Path) -> None:
+    """`plan` takes HL7 files and SQL databases as sources; a URL with a password is refused."""
+    from ecluse.formats.codec import get_codec
+    from ecluse.legacy.sqlmap import load_mapping, read_database
+
+    lis = kept / "legacy-lis.db"
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "export-2023.hl7").write_bytes(
+        get_codec("hl7v25").write(read_database(f"sqlite:///{lis}", load_mapping("synth-lis"))))
+    common = ["-w", str(kept / "vendor-workspace"), "-k", str(kept / "keys" / "operator1.key"),
+              "--passphrase-file", str(kept / "keys" / "operator1.pass")]
+    res = run("plan", "mandate.toml", "--source", str(archive), *common, cwd=kept)
+    assert res.returncode == 0, res.stderr
+    assert "planned" in res.stdout
+    res = run("plan", "mandate.toml", "--source-url", f"sqlite:///{lis}", "--mapping", "synth-lis", *common, cwd=kept)
+    assert res.returncode == 0, res.stderr
+    res = run("plan", "mandate.toml", "--source-url", "postgresql+psycopg://lab:s3cret@127.0.0.1/lis",
+              "--mapping", "synth-lis", *common, cwd=kept)
+    assert res.returncode == 2 and "password" in res.stderr and "s3cret" not in res.stderr + res.stdout
+    res = run("plan", "mandate.toml", "--source", str(archive), "--source-format", "xml", *common, cwd=kept)
+    assert res.returncode == 2 and "unknown source format" in res.stderr

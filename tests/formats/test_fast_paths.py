@@ -36,6 +36,27 @@ def test_ts_to_iso_fast_path_matches_the_pattern(value: str) -> None:
     assert got == _regex_ts_to_iso(value)
 
 
+@given(st.text(_TS_CHARS, min_size=8, max_size=8) | st.just("20240115"))
+def test_ts_to_iso_date_fast_path_matches_the_pattern(value: str) -> None:
+    try:
+        got: str | None = _common.ts_to_iso(value)
+    except FormatError:
+        got = None
+    assert got == _regex_ts_to_iso(value)
+
+
+@given(st.text(_TS_CHARS, min_size=10, max_size=10) | st.just("2024-01-15"))
+def test_iso_to_ts_date_fast_path_matches_the_pattern(value: str) -> None:
+    m = _common._ISO_RE.fullmatch(value)
+    if m is None:
+        with pytest.raises(FormatError):
+            _common.iso_to_ts(value, record="r", field="f")
+    else:
+        y, mo, d, h, mi, s, frac, sign, oh, om = m.groups()
+        want = "".join(x or "" for x in (y, mo, d, h, mi, s, frac)) + (sign + oh + om if sign else "")
+        assert _common.iso_to_ts(value, record="r", field="f") == want
+
+
 @given(st.text(_TS_CHARS, min_size=25, max_size=25) | st.just("2024-01-15T08:15:00+01:00"))
 def test_iso_to_ts_fast_path_matches_the_pattern(value: str) -> None:
     m = _common._ISO_RE.fullmatch(value)
@@ -71,3 +92,8 @@ def test_csv_rows_are_what_the_csv_module_writes(cells: list[str]) -> None:
     row[0], row[1] = p.id, p.nir or ""
     w.writerow(row)
     assert data == buf.getvalue().encode("utf-8")
+
+
+@given(st.text(st.sampled_from("ab\r\n\x85\x1c")))
+def test_split_lines_splits_on_cr_lf_crlf_only(text: str) -> None:
+    assert _common.split_lines(text) == text.replace("\r\n", "\n").replace("\r", "\n").split("\n")

@@ -5,6 +5,7 @@ decimal commas and text dates."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,127 @@ def test_write_back_into_another_schema(tmp_path: Path) -> None:
     again = list(read_database(f"sqlite:///{dst}", mapping))
     # the unknown local code was not kept (it has no LOINC): everything else is identical
     assert again[:-1] == recs[:-1]
+
+
+# ---------------------------------------------------------------- write_database: targets, keys, errors
+
+def _synth_records(synth_db: str) -> list[Patient | Request | Result]:
+    return list(read_database(synth_db, load_mapping("synth-lis")))
+
+
+def _count(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as conn:
+        n: int = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return n
+
+
+def test_a_fresh_load_refuses_a_target_that_holds_rows(synth_db: str, tmp_path: Path) -> None:
+    from ecluse.errors import ConfigError
+
+    mapping, records = load_mapping("synth-lis"), _synth_records(synth_db)
+    target = _empty_db(tmp_path / "t.db")
+    assert write_database(target, mapping, records, fresh=True) == 200
+    with pytest.raises(ConfigError, match="already holds rows"):
+        write_database(target, mapping, records, fresh=True)
+    assert _count(tmp_path / "t.db", "patients") == 200
+    assert list(read_database(target, mapping)) == records
+
+
+def test_a_target_with_rows_gets_new_ones_after_them_and_a_clash_writes_nothing(synth_db: str,
+                                                                                tmp_path: Path) -> None:
+    from ecluse.errors import FormatError
+
+    mapping, records = load_mapping("synth-lis"), _synth_records(synth_db)
+    first = [r for r in records if (r.id if isinstance(r, Patient) else r.patient_id) <= "IPP00000100"]
+    rest = records[len(first):]
+    results_first = {r.id for r in first if isinstance(r, Result)}
+    # result ids are the results key in this schema: renumber the second half's out of the way
+    rest = [replace(r, id=str(int(r.id) + 10**6)) if isinstance(r, Result) else r for r in rest]
+    path = tmp_path / "t.db"
+    target = _empty_db(path)
+    assert write_database(target, mapping, first) == 100
+    assert write_database(target, mapping, rest) == 100
+    assert [r.id for r in read_database(target, mapping) if isinstance(r, Patient)] == \
+        [r.id for r in records if isinstance(r, Patient)]
+    assert {r.id for r in read_database(target, mapping) if isinstance(r, Result)} >= results_first
+    before = list(read_database(target, mapping))
+    # the same patients again: the unique IPP refuses them; the whole write is rolled back, nothing
+    # is overwritten, and the error carries no value of the statement
+    with pytest.raises(FormatError) as info:
+        write_database(target, mapping, records[:50])
+    assert list(read_database(target, mapping)) == before
+    chain = f"{info.value} {info.value.__cause__}"
+    first_patient = records[0]
+    assert isinstance(first_patient, Patient) and first_patient.birth_name
+    assert first_patient.birth_name not in chain and first_patient.id not in chain
+
+
+def test_result_ids_the_integer_key_cannot_hold_get_new_keys(tmp_path: Path) -> None:
+    mapping = load_mapping("synth-lis")
+    target = _empty_db(tmp_path / "t.db")
+    records: list[Patient | Request | Result] = [
+        Patient(id="P1"), Request(id="R1", patient_id="P1", site_finess="1", collected_at="2024-01-01"),
+        Result(id="40", request_id="R1", patient_id="P1"),
+        Result(id="R1-2", request_id="R1", patient_id="P1"),  # HPRIM Net numbers results <request>-<n>
+        Result(id="007", request_id="R1", patient_id="P1"),  # not an integer as written
+    ]
+    write_database(target, mapping, records)
+    assert [r.id for r in read_database(target, mapping) if isinstance(r, Result)] == ["40", "41", "42"]
+
+
+def test_a_value_that_does_not_convert_is_named_by_record_and_field_only(tmp_path: Path) -> None:
+    from ecluse.errors import FormatError
+
+    dst = tmp_path / "new.db"
+    with sqlite3.connect(dst) as conn:
+        conn.executescript(OLDLIS.split("INSERT", 1)[0])
+    bad = [Patient(id="A9", birth_date="31/31/1999-NOT-ISO")]
+    with pytest.raises(FormatError, match="record Patient A9, field birth_date") as info:
+        write_database(f"sqlite:///{dst}", load_mapping("example-oldlis"), bad)
+    assert "NOT-ISO" not in str(info.value) and info.value.__cause__ is None
+    assert info.value.__suppress_context__
+    with sqlite3.connect(dst) as conn:
+        conn.execute("INSERT INTO PATIENT VALUES (1, 'A1', 'X', 'Y', '1979-03-28-NOT-FR', 'F', NULL)")
+    with pytest.raises(FormatError, match="field birth_date") as info:
+        list(read_database(f"sqlite:///{dst}", load_mapping("example-oldlis")))
+    assert "NOT-FR" not in str(info.value) and info.value.__cause__ is None
+
+
+def test_an_id_held_by_a_text_key_column_is_written_as_that_key(tmp_path: Path) -> None:
+    (tmp_path / "m.toml").write_text("""
+name = "text-keys"
+[patients]
+table = "P"
+key = "IPP"
+[patients.fields]
+id = "IPP"
+birth_name = "NOM"
+[requests]
+table = "D"
+key = "NO"
+parent = "IPP"
+[requests.fields]
+id = "NO"
+[results]
+table = "A"
+key = "ID"
+parent = "NO"
+[results.fields]
+id = "ID"
+value = "VAL"
+""")
+    path = tmp_path / "t.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript("CREATE TABLE P (IPP TEXT PRIMARY KEY, NOM TEXT);"
+                           "CREATE TABLE D (NO TEXT PRIMARY KEY, IPP TEXT NOT NULL);"
+                           "CREATE TABLE A (ID TEXT PRIMARY KEY, NO TEXT NOT NULL, VAL TEXT);")
+    mapping = load_mapping(tmp_path / "m.toml")
+    records: list[Patient | Request | Result] = [
+        Patient(id="A-1", birth_name="X"), Request(id="D-1", patient_id="A-1"),
+        Result(id="D-1-1", request_id="D-1", patient_id="A-1", value="5.1"),
+        Patient(id="A-2"), Request(id="D-2", patient_id="A-2"),
+    ]
+    assert write_database(f"sqlite:///{path}", mapping, records, fresh=True) == 2
+    assert list(read_database(f"sqlite:///{path}", mapping)) == records
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT IPP FROM D ORDER BY NO").fetchall() == [("A-1",), ("A-2",)]

@@ -170,3 +170,15 @@ def test_expired_mandate_purges_package_with_certificate(world: World) -> None:
     assert cert["reason"] == "expired" and cert["package_id"] == summary.package_id
     with pytest.raises(TransitionError, match="final"):
         procedure.close(world.sender, mig, world.actor("op1"), now=later)
+
+
+def test_ids_never_look_like_patient_values() -> None:
+    """An all-digit random id (about 1 in 100 for 10 hex digits) would look like a phone number and be
+    refused by the audit log: ids always hold a letter."""
+    from ecluse.audit.processors import _patient_like
+
+    for _ in range(3000):
+        for prefix, n in (("MIG-", 5), ("PKG-", 8), ("CERT-", 6)):
+            new = procedure.new_id(prefix, n)
+            assert new.startswith(prefix) and not new[len(prefix):].isdigit()
+            assert _patient_like(new) is None

@@ -26,6 +26,7 @@ from ecluse.identity.people import ROLES, register_person
 from ecluse.migration import procedure
 from ecluse.migration.mandate import load_mandate, sign_mandate
 from ecluse.migration.receive import receive_package, write_receipt
+from ecluse.migration.sources import spec_for
 from ecluse.migration.states import NEXT_STEP, TERMINAL
 from ecluse.migration.workspace import init_workspace
 
@@ -164,12 +165,24 @@ def mandate_check(mandate: Path, controller_key: Annotated[Path, typer.Option(he
 @handle_errors
 def plan(
     mandate: Annotated[Path, typer.Argument(help="The signed mandate (MANDATE.minisig beside it).")],
-    source: Annotated[Path, typer.Option(help="The legacy LIS database to extract from.")],
-    key: KeyOpt, passphrase_file: PassOpt = None, workspace: WorkspaceOpt = None,
+    key: KeyOpt,
+    source: Annotated[Path | None, typer.Option(
+        help="What to extract from: a synthetic LIS database, or a lab-format file or directory of files "
+        "(HL7 v2.5, HPRIM Santé, HPRIM Net, CSV; recognised by their first bytes unless --source-format).")] = None,
+    source_format: Annotated[str | None, typer.Option(
+        help="The format of the --source files: hl7v25, hprim-sante, hprim-net or csv.")] = None,
+    source_url: Annotated[str | None, typer.Option(
+        help="Any SQL database (SQLAlchemy URL, no password in it: use PGPASSWORD or ~/.pgpass), "
+        "read through --mapping.")] = None,
+    mapping: Annotated[str | None, typer.Option(
+        help="With --source-url: a shipped mapping name (synth-lis) or a mapping file (docs/formats/sql.md). "
+        "With CSV files: a column-mapping file (docs/formats/csv.md).")] = None,
+    passphrase_file: PassOpt = None, workspace: WorkspaceOpt = None,
 ) -> None:
     """Start a migration from a signed mandate (state: planned)."""
+    spec = spec_for(path=source, url=source_url, fmt=source_format, mapping=mapping)
     with open_workspace(workspace) as ws:
-        m = procedure.plan(ws, mandate, source, actor(ws, key, passphrase_file), now=now())
+        m = procedure.plan(ws, mandate, spec, actor(ws, key, passphrase_file), now=now())
         console.print(f"migration [bold]{m.id}[/] planned under mandate {m.mandate_id}; "
                       f"next: {NEXT_STEP['planned']}")
 
@@ -241,7 +254,11 @@ def record_receipt(migration: str, receipt: Annotated[Path, typer.Option(help="T
     """Check the recipient's signed receipt against the package (state: received)."""
     with open_workspace(workspace) as ws:
         pkg = procedure.record_receipt(ws, migration, receipt, now=now())
-        console.print(f"receipt for {pkg} verified; {migration} is received; next: {NEXT_STEP['received']}")
+        state = procedure.load_migration(ws, migration).state
+        if state == "received":
+            console.print(f"receipt for {pkg} verified; {migration} is received; next: {NEXT_STEP['received']}")
+        else:
+            console.print(f"receipt for {pkg} verified; {migration} waits for the receipts of the other recipients")
 
 
 @app.command()

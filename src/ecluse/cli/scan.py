@@ -30,15 +30,18 @@ def _write(path: Path, data: bytes) -> None:
 
 def _table(report: ScanReport, limit: int) -> None:
     t = Table(
-        title=f"{len(report.findings)} findings in {report.files_scanned} files ({report.bytes_scanned / 1e6:.1f} MB)"
+        title=f"{report.count()} findings in {report.files_scanned} files ({report.bytes_scanned / 1e6:.1f} MB)"
     )
     for col in ("file", "location", "kind", "conf.", "excerpt (masked)"):
         t.add_column(col, overflow="fold")
     for f in report.findings[:limit]:
         t.add_row(escape(f.file), escape(f.location), f.kind, f"{f.confidence:.2f}", escape(f.excerpt))
     console.print(t)
-    if len(report.findings) > limit:
-        console.print(f"… {len(report.findings) - limit} more (use --json or --html for all)")
+    if report.count() > limit:
+        console.print(f"… {report.count() - limit} more (use --json or --html for the listed ones)")
+    if report.truncated:
+        console.print(f"{report.omitted_count()} findings are counted but not listed (past the limit per file "
+                      "and kind; counts and risk scores include them)")
     for p in report.protected_files:
         console.print(
             f"[green]protected[/] {escape(p.file)}{' ' + escape(p.member) if p.member else ''}: {escape(p.reason)}"
@@ -116,7 +119,7 @@ def scan(
             console.print(f"{r.action}: {escape(r.file)}{' -> ' + escape(r.result) if r.result else ''}")
 
     if fail_on is not None:
-        hits = sum(1 for f in report.findings if f.confidence >= fail_on)
+        hits = report.count(fail_on)  # listed and counted-only findings alike
         if hits >= fail_count:
             err_console.print(f"{hits} finding(s) at confidence ≥ {fail_on}")
             raise typer.Exit(FINDINGS_EXIT_CODE)

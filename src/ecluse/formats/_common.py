@@ -14,9 +14,11 @@ from ecluse.errors import FormatError
 from ecluse.formats.records import IDENTITY_STATUSES, Patient, Request, Result
 
 __all__ = [
+    "CHUNK_SIZE",
     "NIR_OWNERS",
     "REQUEST_STATUS_FROM_CODE",
     "REQUEST_STATUS_TO_CODE",
+    "Chunker",
     "Group",
     "Record",
     "check_patient",
@@ -55,15 +57,45 @@ REQUEST_STATUS_FROM_CODE: Final[dict[str, str]] = {
 }
 
 
+#: Characters of text from which a streaming writer yields a chunk (about 256 KB).
+CHUNK_SIZE: Final = 1 << 18
+
+
+class Chunker:
+    """When a streaming writer yields: once its pending list holds :attr:`lines` items (lines,
+    segments or rows), a number adapted after each chunk to the mean size of its items, so that
+    chunks hold about :data:`CHUNK_SIZE` characters without measuring every line."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self) -> None:
+        self.lines = 2048
+
+    def take(self, pending: list[str], end: str = "") -> str:
+        """The pending items, each followed by ``end``, joined; ``pending`` is emptied (in place:
+        writers bind its ``append``)."""
+        text = end.join(pending) + end if end else "".join(pending)
+        n = len(pending)
+        pending.clear()
+        if text:
+            self.lines = max(16, min(1 << 16, CHUNK_SIZE * n // len(text)))
+        return text
+
+
 def none_if_empty(value: str) -> str | None:
     return value if value else None
 
 
 def split_lines(text: str) -> list[str]:
     """Split on CR LF, CR or LF only (``str.splitlines`` also splits on NEL, FS, GS...)."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.split("\n")
+    if "\r" not in text:
+        return text.split("\n")
+    if "\n" not in text:
+        return text.split("\r")
+    crlf = text.count("\r\n")
+    if crlf == text.count("\r") and crlf == text.count("\n"):
+        return text.split("\r\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def decode_lenient(data: bytes, order: tuple[str, ...]) -> tuple[str, str]:
@@ -96,9 +128,14 @@ def iso_to_ts(value: str, *, record: str, field: str) -> str:
         # fast path: the common full form YYYY-MM-DDTHH:MM:SS+HH:MM
         v = value
         if v[4] == "-" and v[7] == "-" and v[10] == "T" and v[13] == ":" and v[16] == ":" and v[22] == ":":
-            out = v[0:4] + v[5:7] + v[8:10] + v[11:13] + v[14:16] + v[17:19] + v[19] + v[20:22] + v[23:25]
+            out = f"{v[0:4]}{v[5:7]}{v[8:10]}{v[11:13]}{v[14:16]}{v[17:19]}{v[19]}{v[20:22]}{v[23:25]}"
             if out[:14].isdigit() and out[15:].isdigit():
                 return out
+    if len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii():
+        # fast path: a date YYYY-MM-DD
+        out = value[0:4] + value[5:7] + value[8:10]
+        if out.isdigit():
+            return out
     m = _ISO_RE.fullmatch(value)
     if m is None:
         raise FormatError("not an ISO 8601 date or date-time", record=record, field=field,
@@ -118,6 +155,9 @@ def ts_to_iso(value: str, *, file: str | None = None, line: int | None = None, r
         # fast path: the common full form YYYYMMDDHHMMSS+ZZZZ
         v = value
         return f"{v[0:4]}-{v[4:6]}-{v[6:8]}T{v[8:10]}:{v[10:12]}:{v[12:14]}{v[14]}{v[15:17]}:{v[17:19]}"
+    if len(value) == 8 and value.isascii() and value.isdigit():
+        # fast path: a date YYYYMMDD
+        return f"{value[0:4]}-{value[4:6]}-{value[6:8]}"
     m = _TS_RE.fullmatch(value)
     if m is None:
         raise FormatError("not a date/time (YYYYMMDD[HHMM[SS]])", file=file, line=line, record=record,

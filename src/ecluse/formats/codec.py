@@ -5,6 +5,11 @@ A codec reads bytes into records and writes records into bytes. Records always t
 :class:`~ecluse.formats.records.Request`\\ s followed by that request's
 :class:`~ecluse.formats.records.Result`\\ s. Readers yield that order; writers require it.
 
+Writers stream: :meth:`Codec.write_chunks` consumes the records lazily and yields the bytes of
+one file in chunks of about :data:`CHUNK_SIZE` bytes (one patient is never split across two
+chunks, so a chunk may be larger when one patient holds more), so a file of any size is written
+with memory bounded by one chunk and one patient. :meth:`Codec.write` is the same bytes joined.
+
 The registry is a plain dict: no plugin is loaded from entry points.
 """
 
@@ -14,9 +19,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Final, Protocol, runtime_checkable
 
 from ecluse.errors import FormatError
-from ecluse.formats._common import Record
+from ecluse.formats._common import CHUNK_SIZE, Record
 
-__all__ = ["CODECS", "Codec", "Record", "get_codec", "sniff_codec"]
+__all__ = ["CHUNK_SIZE", "CODECS", "Codec", "Record", "get_codec", "sniff_codec"]
 
 
 @runtime_checkable
@@ -34,7 +39,16 @@ class Codec(Protocol):
         ...
 
     def write(self, records: Iterable[Record]) -> bytes:
-        """``records`` (grouped order) as the bytes of one file."""
+        """``records`` (grouped order) as the bytes of one file: ``b"".join(self.write_chunks(records))``."""
+        ...
+
+    def write_chunks(self, records: Iterable[Record]) -> Iterator[bytes]:
+        """The bytes of :meth:`write`, in chunks, consuming ``records`` lazily.
+
+        File-level headers and trailers appear once. An error in the data raises
+        :class:`FormatError` when the generator reaches it: chunks already yielded are then the
+        start of an incomplete file, which the caller discards (write to a temporary name).
+        """
         ...
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ecluse.errors import FormatError
-from ecluse.formats._common import Group, Record, check_patient, flatten, group_records
+from ecluse.formats._common import Chunker, Group, Record, check_patient, flatten, group_records, split_lines
 from ecluse.formats.records import Patient, Request, Result
 
 __all__ = ["DEFAULT_MAPPING", "CsvCodec", "CsvMapping", "load_csv_mapping", "parse_csv_mapping"]
@@ -190,9 +190,21 @@ class CsvCodec:
         return self._groups(text, filename)
 
     def _groups(self, text: str, filename: str) -> Iterator[Group]:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.mapping.delimiter, strict=True)
+        delim = self.mapping.delimiter
+        rows: Iterator[tuple[int, list[str]]]
+        lines = split_lines(text) if '"' not in text else []
+        if lines and max(map(len, lines)) <= csv.field_size_limit():
+            # fast path: no quote anywhere, so no cell spans lines or holds a delimiter: a row is its
+            # line split on the delimiter, as the csv module reads it (an empty line is an empty row;
+            # the line break ending the text starts no row)
+            if not lines[-1]:
+                lines.pop()
+            rows = ((k, line.split(delim) if line else []) for k, line in enumerate(lines, 1))
+        else:
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+            rows = ((reader.line_num, row) for row in reader)
         try:
-            header = next(reader, None)
+            header = next(rows, (1, None))[1]
         except csv.Error as exc:
             raise FormatError("malformed CSV header", file=filename, line=1) from exc
         if header is None:
@@ -227,14 +239,23 @@ class CsvCodec:
                                       line=line, field=header[i]) from None
             return out
 
+        # results without conversions and with an id column: positional construction, the cells
+        # picked in the order of Result's fields (an unmapped field picks the "" appended to the row)
+        fast = sid_i is not None and not convs["result"]
+        where_attr = dict(pairs["result"])
+        names = [f.name for f in fields(Result)]
+        pick = itemgetter(*[where_attr.get(name, ncol) for name in names])
+        at_vt = names.index("value_type")
+        if names[1:3] != ["request_id", "patient_id"]:  # pragma: no cover - guards the record layout
+            raise RuntimeError("Result fields changed: update the CSV reader")
+
         patient: Patient | None = None
         reqs: list[tuple[Request, list[Result]]] = []
         request: Request | None = None
         results: list[Result] = []
         line = 1
         try:
-            for row in reader:
-                line = reader.line_num
+            for line, row in rows:
                 if not row:
                     continue
                 if len(row) != ncol:
@@ -259,6 +280,14 @@ class CsvCodec:
                 sid = row[sid_i] if sid_i is not None else ""
                 if sid_i is not None and not sid:
                     continue
+                if fast:
+                    row.append("")
+                    args: list[Any] = [v or None for v in pick(row)]
+                    args[1], args[2] = rid, pid
+                    if args[at_vt] is None:
+                        args[at_vt] = "NM"
+                    results.append(Result(*args))
+                    continue
                 values = build("result", row, line)
                 if sid_i is None:
                     if not values:
@@ -272,6 +301,10 @@ class CsvCodec:
 
     # ------------------------------------------------------------------ write
     def write(self, records: Iterable[Record]) -> bytes:
+        return b"".join(self.write_chunks(records))
+
+    def write_chunks(self, records: Iterable[Record]) -> Iterator[bytes]:
+        chunk = Chunker()
         buf = io.StringIO(newline="")
         writer = csv.writer(buf, delimiter=self.mapping.delimiter, lineterminator="\r\n")
         writer.writerow([c for c, _ in self.mapping.columns])
@@ -312,13 +345,16 @@ class CsvCodec:
         # rows are joined here; a row with a cell the csv module would quote goes through it
         delim = self.mapping.delimiter
         seps = width - 1
-        quote = re.compile('["\r\n]').search
         lines: list[str] = [buf.getvalue()]
         add = lines.append
 
+        def plain(line: str, n: int) -> bool:
+            """Whether ``line``, ``n`` + 1 cells joined, holds no delimiter, quote or line break in a cell."""
+            return line.count(delim) == n and '"' not in line and "\r" not in line and "\n" not in line
+
         def emit(row: tuple[str, ...]) -> None:
             line = delim.join(row)
-            if width > 1 and line.count(delim) == seps and quote(line) is None:
+            if width > 1 and plain(line, seps):
                 add(line + "\r\n")
             else:
                 buf.seek(0)
@@ -326,22 +362,46 @@ class CsvCodec:
                 writer.writerow(row)
                 add(buf.getvalue())
 
+        # fast path when the columns are the patient's, then the request's, then the result's (the
+        # default mapping): the patient and request cells are joined once per request
+        n_pr = len(plan["patient"]) + len(plan["request"])
+        n_s = len(plan["result"])
+        joined = (place == list(range(width)) and n_pr > 0 and n_s > 0 and width > 1
+                  and not fixes["result"])
+        rget = getters["result"]
+
         none_r = ("",) * len(plan["request"])
-        none_s = ("",) * len(plan["result"])
+        none_s = ("",) * n_s
         for p, reqs in group_records(records):
             check_patient(p)
             pv = values("patient", p)
             if not reqs:
                 emit(pick(pv + none_r + none_s))
-                continue
             for r, results in reqs:
                 prv = pv + values("request", r)
                 if not results:
                     emit(pick(prv + none_s))
-                    continue
-                for s in results:
-                    emit(pick(prv + values("result", s)))
-        text = "".join(lines)
+                elif joined:
+                    head = delim.join(prv)
+                    if plain(head, n_pr - 1):
+                        for s in results:
+                            tail = delim.join(["" if v is None else v for v in rget(s)])
+                            if plain(tail, n_s - 1):
+                                add(f"{head}{delim}{tail}\r\n")
+                            else:
+                                emit(prv + values("result", s))
+                    else:
+                        for s in results:
+                            emit(prv + values("result", s))
+                else:
+                    for s in results:
+                        emit(pick(prv + values("result", s)))
+            if len(lines) >= chunk.lines:
+                yield self._encode(chunk.take(lines))
+        if lines:
+            yield self._encode(chunk.take(lines))
+
+    def _encode(self, text: str) -> bytes:
         if "\x00" in text:
             raise FormatError("a value holds a NUL character, which CSV cannot carry")
         try:

@@ -16,6 +16,7 @@ from ecluse.errors import FormatError
 from ecluse.formats._common import (
     REQUEST_STATUS_FROM_CODE,
     REQUEST_STATUS_TO_CODE,
+    Chunker,
     Group,
     Record,
     check_patient,
@@ -50,6 +51,10 @@ _SN_RE: Final = re.compile(r"(<=|>=|<>|<|>|=)?(-?[0-9]+(?:\.[0-9]+)?)?(?:([-+/.:
 _MLLP_START: Final = b"\x0b"
 _MLLP_END: Final = b"\x1c\r"
 _PAD: Final[list[str]] = [""] * 40
+#: OBX value types whose value is read as it is (no component or repetition structure)
+_PLAIN_TYPES: Final = frozenset({"NM", "ST", "DT", "TS", "TM", "DTM", "ID", "IS"})
+#: entries a per-file memo table holds before it is emptied
+_MEMO_LIMIT: Final = 1 << 14
 #: the reader pads every segment to this many fields (PID-32 is the last one read)
 _NFIELDS: Final = 33
 
@@ -61,6 +66,20 @@ def _sn(value: str, ident: str) -> str:
         raise FormatError("structured numeric value does not parse", record=f"Result {ident}",
                           field="value", hint="SN values look like <5, >=10, 1:128, 10-20")
     return "^".join(x or "" for x in m.groups()).rstrip("^")
+
+
+def _code_fields(code: list[str], un: Callable[[str], str]) -> tuple[str | None, str | None]:
+    """LOINC and label of OBX-3 (its components)."""
+    nc = len(code)
+    loinc = None
+    if nc > 2 and code[2] == "LN":
+        loinc = un(code[0]) or None
+    elif nc > 5 and code[5] == "LN":
+        loinc = un(code[3]) or None
+    label = un(code[4]) if nc > 5 and code[5] == "L" else ""
+    if not label and nc > 1:
+        label = un(code[1])
+    return loinc, label or None
 
 
 def _utcnow() -> datetime:
@@ -115,7 +134,61 @@ class _Reader:
         site: str | None = None
         in_message = False
         nres = 0
+        # fast path for OBX segments with the standard delimiters and no escape character: the
+        # fields that repeat from result to result (test code, unit, range) and the observation
+        # times are memoised by their raw text
+        std = True
+        tests: dict[tuple[str, str, str], tuple[str | None, ...]] = {}
+        times: dict[str, str | None] = {}
+        test_get, time_get = tests.get, times.get
+        plain_types = _PLAIN_TYPES
+        pad = _PAD
         for no, seg in enumerate(split_lines(self.text), 1):
+            if seg[:4] == "OBX|" and request is not None and std and "\\" not in seg:
+                f = seg.split("|")
+                if len(f) < 15:
+                    f.extend(pad[:15 - len(f)])
+                key = (f[3], f[6], f[7])
+                test = test_get(key)
+                if test is None:
+                    test = self.obx_test(key)
+                    if len(tests) >= _MEMO_LIMIT:
+                        tests.clear()
+                    tests[key] = test
+                vt = f[2] or "ST"
+                value: str | None = f[5]
+                if not value:
+                    value = None
+                elif vt not in plain_types:
+                    if vt in ("CE", "CWE", "CNE", "CF"):
+                        value = value.split("~")[0]
+                    elif vt == "SN":
+                        value = value.replace("^", "")
+                    elif vt in ("TX", "FT"):
+                        value = value.replace("~", "\n")
+                flag: str | None = f[8]
+                if not flag:
+                    flag = None
+                elif "~" in flag:
+                    flag = flag.split("~", 1)[0] or None
+                status: str | None = f[11]
+                if not status or status == '""':
+                    status = None
+                obs = f[14]
+                if obs:
+                    when = time_get(obs)
+                    if when is None:
+                        if len(times) >= _MEMO_LIMIT:
+                            times.clear()
+                        when = times[obs] = self.tsm(obs, no, "OBX", "OBX-14")
+                else:
+                    when = None
+                nres += 1
+                res = Result(f[4] or f"{request.id}-{f[1] or nres}", request.id, request.patient_id, test[0],
+                             test[1], value, vt, test[2], test[3], test[4], flag, status, f[13] or None, when)
+                results.append(res)
+                target = res
+                continue
             if not seg:
                 continue
             if seg[0] == "\ufeff":
@@ -131,6 +204,7 @@ class _Reader:
                 if d != "|^~\\&":
                     fs, cs, rs, es, ss = d[0], d[1], d[2], d[3], d[4]
                     un = unescaper(fs, cs, rs, es, ss, self.charset)
+                std = d == "|^~\\&"
                 fields = seg.split(fs)
                 mtype = _at(fields, 8).split(cs)
                 if mtype[0] != "ORU" or _at(mtype, 1) not in ("R01", ""):
@@ -183,9 +257,9 @@ class _Reader:
                     if spec and request.specimen_type is None:
                         request.specimen_type = spec
                     if request.collected_at is None and fields[17]:
-                        request.collected_at = self.ts(fields[17].split(cs)[0], no, "SPM", "SPM-17")
+                        request.collected_at = self.tsm(fields[17].split(cs)[0], no, "SPM", "SPM-17")
                     if request.received_at is None and fields[18]:
-                        request.received_at = self.ts(fields[18], no, "SPM", "SPM-18")
+                        request.received_at = self.tsm(fields[18], no, "SPM", "SPM-18")
                 target = None
             elif name == "PID":
                 new = self.patient(fields, no, u, cs, rs, ss)
@@ -203,28 +277,35 @@ class _Reader:
         if patient is not None:
             yield patient, reqs
 
-    def ts(self, value: str, line: int, record: str, field: str) -> str | None:
-        return self.tsm(value, line, record, field)
+    def obx_test(self, key: tuple[str, str, str]) -> tuple[str | None, ...]:
+        """LOINC, label, unit, low and high bounds of an OBX segment without escapes, from OBX-3,
+        OBX-6 and OBX-7 (standard delimiters)."""
+        code, unit, rng = key
+        loinc, label = _code_fields(code.split("^"), str)
+        low, high = self.range(rng) if rng else (None, None)
+        return loinc, label, unit.split("^", 1)[0] or None, low, high
 
     def patient(self, f: list[str], no: int, un: Callable[[str], str], cs: str, rs: str, ss: str) -> Patient:
         pid = ""
         other = ""
         ins = oid = nir = owner = None
         has_ins = False
+        # components padded to 12 so that any index up to 11 exists (missing ones are empty)
+        padc = cs * 12
         for rep in f[3].split(rs):
             if not rep:
                 continue
-            c = rep.split(cs)
+            c = (rep + padc).split(cs)
             value = un(c[0])
-            kind = _at(c, 4)
+            kind = c[4]
             if kind in _INS_TYPES:
                 has_ins = True
-                auth = _at(c, 3).split(ss)
+                auth = c[3].split(ss)
                 ins = value or None
                 oid = un(_at(auth, 1)) or None
             elif kind == "NH":
                 nir = value or None
-                owner = _NIR_OWNER_FROM_NS.get(un(_at(c, 3).split(ss)[0]))
+                owner = _NIR_OWNER_FROM_NS.get(un(c[3].split(ss)[0]))
             elif kind == "PI" and not pid:
                 pid = value
             elif not other:
@@ -239,9 +320,9 @@ class _Reader:
         for rep in f[5].split(rs):
             if not rep or rep == '""':
                 continue
-            c = rep.split(cs)
-            kind = _at(c, 6)
-            given = un(_at(c, 2)) or un(_at(c, 1)) or None
+            c = (rep + padc).split(cs)
+            kind = c[6]
+            given = un(c[2]) or un(c[1]) or None
             if kind == "D":
                 p.used_name = un(c[0]) or None
                 given_d = given
@@ -250,27 +331,27 @@ class _Reader:
                 given_l = given
         p.given_names = given_l if given_l is not None else given_d
         if f[7]:
-            p.birth_date = self.ts(f[7], no, "PID", "PID-7")
+            p.birth_date = self.tsm(f[7], no, "PID", "PID-7")
         p.sex = un(f[8]) or None
         for rep in f[11].split(rs):
             if not rep:
                 continue
-            c = rep.split(cs)
-            if _at(c, 6) == "BDL":
-                p.birth_place = un(_at(c, 8)) or None
+            c = (rep + padc).split(cs)
+            if c[6] == "BDL":
+                p.birth_place = un(c[8]) or None
             elif p.address is None and p.city is None and p.postcode is None:
                 street = "\n".join(un(s) for s in c[:2] if s)
                 p.address = street or None
-                p.city = un(_at(c, 2)) or None
-                p.postcode = un(_at(c, 4)) or None
+                p.city = un(c[2]) or None
+                p.postcode = un(c[4]) or None
         for rep in f[13].split(rs):
             if not rep:
                 continue
-            c = rep.split(cs)
-            if _at(c, 1) == "NET" or _at(c, 2) == "Internet":
-                p.email = p.email or un(_at(c, 3)) or None
+            c = (rep + padc).split(cs)
+            if c[1] == "NET" or c[2] == "Internet":
+                p.email = p.email or un(c[3]) or None
             elif p.phone is None:
-                p.phone = un(_at(c, 11)) or un(c[0]) or None
+                p.phone = un(c[11]) or un(c[0]) or None
         p.identity_status = un(f[32].split(rs)[0]) or None
         return p
 
@@ -280,8 +361,8 @@ class _Reader:
         if not rid:
             raise self.err("request without a filler or placer order number", no, "OBR", "OBR-3")
         r = Request(id=rid, patient_id=patient_id)
-        r.collected_at = self.ts(f[7], no, "OBR", "OBR-7")
-        r.received_at = self.ts(f[14], no, "OBR", "OBR-14")
+        r.collected_at = self.tsm(f[7], no, "OBR", "OBR-7")
+        r.received_at = self.tsm(f[14], no, "OBR", "OBR-14")
         doctor = f[16].split("~")[0].split(cs)
         ident = un(doctor[0])
         kind = _at(doctor, 12)
@@ -301,16 +382,7 @@ class _Reader:
                un: Callable[[str], str], cs: str, rs: str, ss: str) -> Result:
         vt = f[2] or "ST"
         rid = un(f[4]) or f"{request_id}-{f[1] or pos}"
-        code = f[3].split(cs)
-        nc = len(code)
-        loinc = None
-        if nc > 2 and code[2] == "LN":
-            loinc = un(code[0]) or None
-        elif nc > 5 and code[5] == "LN":
-            loinc = un(code[3]) or None
-        label = un(code[4]) if nc > 5 and code[5] == "L" else ""
-        if not label and nc > 1:
-            label = un(code[1])
+        loinc, label = _code_fields(f[3].split(cs), un)
         raw = f[5]
         value = None
         if raw:
@@ -342,7 +414,7 @@ class _Reader:
         category = f[13]
         if category:
             category = un(category)
-        return Result(rid, request_id, patient_id, loinc, label or None, value, vt, unit or None, low, high,
+        return Result(rid, request_id, patient_id, loinc, label, value, vt, unit or None, low, high,
                       flag or None, status or None, category or None, self.tsm(f[14], no, "OBX", "OBX-14"))
 
 
@@ -387,10 +459,20 @@ class Hl7Codec:
         return _Reader(text, filename, charset).groups()
 
     def write(self, records: Iterable[Record]) -> bytes:
+        return b"".join(self.write_chunks(records))
+
+    def write_chunks(self, records: Iterable[Record]) -> Iterator[bytes]:
         e, search = escape_function("|", "^", "~", "\\", "&")
+        chunk = Chunker()
 
         ts = ts_writer()
         rfmt = range_writer("-")
+
+        # the OBX fields that repeat from result to result (type, test, unit, range, flag, status,
+        # category), written once per distinct combination; observation times likewise
+        obx_parts: dict[tuple[str | None, ...], tuple[str, str]] = {}
+        whens: dict[str, str] = {}
+        parts_get, when_get = obx_parts.get, whens.get
 
         stamp = self.now().strftime("%Y%m%d%H%M%S")
         head = (f"MSH|^~\\&|{e(self.sending_application)}|{e(self.sending_facility)}|"
@@ -441,12 +523,11 @@ class Hl7Codec:
                 k += 1
                 add(f"NTE|{k}||{e(p.blood_group)}|{BLOOD_GROUP_NTE}^Blood group^99ECL\r")
             for i, (r, results) in enumerate(reqs, 1):
-                rwho = f"Request {r.id}"
                 status = ""
                 if r.status:
                     code = REQUEST_STATUS_TO_CODE.get(r.status)
                     if code is None:
-                        raise FormatError("unknown request status", record=rwho, field="status",
+                        raise FormatError("unknown request status", record=f"Request {r.id}", field="status",
                                           hint="request status is one of " + ", ".join(REQUEST_STATUS_TO_CODE))
                     status = code
                 rid = e(r.id)
@@ -467,24 +548,9 @@ class Hl7Codec:
                 for j, s in enumerate(results, 1):
                     vt = s.value_type
                     value = s.value or ""
-                    sts = s.status
-                    if search(f"{s.id}{value}{s.unit}{s.flag}{sts}{s.category}{s.loinc}{s.label}{vt}") is None:
-                        # fast path: no character of the result needs escaping
-                        sid, unit, flag, cat = s.id, s.unit or "", s.flag or "", s.category or ""
-                        if s.loinc:
-                            code = f"{s.loinc}^{s.label or ''}^LN"
-                        elif s.label:
-                            code = f"^{s.label}^L"
-                        else:
-                            code = '""'  # OBX-3 is required: HL7 null
-                        if value and vt == "SN":
-                            value = _sn(value, s.id)
-                        if unit:
-                            unit = f"{unit}^{unit}^UCUM"
-                        status = '\\X22\\"' if sts == '""' else (sts or '""')
-                        vt = vt or ""
-                    else:
-                        sid, flag, cat = e(s.id), e(s.flag), e(s.category)
+                    sid = s.id
+                    if search(f"{sid}{value}") is not None:
+                        sid = e(sid)
                         if value:
                             if vt in ("CE", "CWE", "CNE", "CF"):
                                 value = "^".join(e(c) for c in value.split("^"))
@@ -494,27 +560,59 @@ class Hl7Codec:
                                 value = "~".join(e(x) for x in value.split("\n"))
                             else:
                                 value = e(value)
-                        if s.loinc:
-                            code = f"{e(s.loinc)}^{e(s.label)}^LN"
-                        elif s.label:
-                            code = f"^{e(s.label)}^L"
-                        else:
-                            code = '""'  # OBX-3 is required: HL7 null
-                        unit = f"{e(s.unit)}^{e(s.unit)}^UCUM" if s.unit else ""
-                        # OBX-11 is required: an unknown status is written as the HL7 null ""
-                        status = '\\X22\\"' if sts == '""' else (e(sts) or '""')
-                        vt = e(vt)
-                    rng = rfmt(s.ref_low, s.ref_high, s.id)
-                    line = (f"OBX|{j}|{vt}|{code}|{sid}|{value}|{unit}|{rng}|{flag}|||"
-                            f"{status}||{cat}|{ts(s.observed_at, 'Result', s.id, 'observed_at')}")
-                    add(line.rstrip("|") + "\r")
+                    elif value and vt == "SN":
+                        value = _sn(value, s.id)
+                    key = (vt, s.loinc, s.label, s.unit, s.ref_low, s.ref_high, s.flag, s.status, s.category)
+                    parts = parts_get(key)
+                    if parts is None:
+                        parts = _obx_parts(e, rfmt, s)
+                        if len(obx_parts) >= _MEMO_LIMIT:
+                            obx_parts.clear()
+                        obx_parts[key] = parts
+                    obs = s.observed_at
+                    if obs:
+                        when = when_get(obs)
+                        if when is None:
+                            if len(whens) >= _MEMO_LIMIT:
+                                whens.clear()
+                            when = whens[obs] = ts(obs, "Result", s.id, "observed_at")
+                    else:
+                        when = ""
+                    if when:
+                        add(f"OBX|{j}|{parts[0]}|{sid}|{value}|{parts[1]}|{when}\r")
+                    else:
+                        add(f"OBX|{j}|{parts[0]}|{sid}|{value}|{parts[1]}".rstrip("|") + "\r")
                     if s.comment:
                         add(f"NTE|1||{e(s.comment)}\r")
                 if r.specimen_type:
                     add(f"SPM|1|||{e(r.specimen_type)}^^HL70487\r")
             if end:
                 add(end)
-        try:
-            return "".join(out).encode("utf-8")
-        except UnicodeEncodeError:
-            raise FormatError("a value holds a lone surrogate and cannot be written in UTF-8") from None
+            if len(out) >= chunk.lines:
+                yield _encode(chunk.take(out))
+        if out:
+            yield _encode(chunk.take(out))
+
+
+def _obx_parts(e: Callable[[str | None], str], rfmt: Callable[[str | None, str | None, str], str],
+               s: Result) -> tuple[str, str]:
+    """OBX-2-3 and OBX-6-13 of ``s``, escaped: the fields between which the id and the value go."""
+    if s.loinc:
+        code = f"{e(s.loinc)}^{e(s.label)}^LN"
+    elif s.label:
+        code = f"^{e(s.label)}^L"
+    else:
+        code = '""'  # OBX-3 is required: HL7 null
+    unit = f"{e(s.unit)}^{e(s.unit)}^UCUM" if s.unit else ""
+    # OBX-11 is required: an unknown status is written as the HL7 null ""
+    sts = s.status
+    status = '\\X22\\"' if sts == '""' else (e(sts) or '""')
+    return (f"{e(s.value_type)}|{code}",
+            f"{unit}|{rfmt(s.ref_low, s.ref_high, s.id)}|{e(s.flag)}|||{status}||{e(s.category)}")
+
+
+def _encode(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FormatError("a value holds a lone surrogate and cannot be written in UTF-8") from None

@@ -8,12 +8,22 @@ NIR, never as an INS.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Final
 
 from ecluse.errors import FormatError
-from ecluse.formats._common import Group, Record, check_patient, decode_lenient, flatten, group_records, split_lines
+from ecluse.formats._common import (
+    Chunker,
+    Group,
+    Record,
+    check_patient,
+    decode_lenient,
+    flatten,
+    group_records,
+    split_lines,
+)
 from ecluse.formats.records import Patient, Request, Result
 
 __all__ = ["HprimNetCodec"]
@@ -22,6 +32,9 @@ LAB: Final = "****LAB****"
 FIN: Final = "****FIN****"
 FINFICHIER: Final = "****FINFICHIER****"
 _MARKERS: Final = (LAB, FIN, FINFICHIER)
+_MARKER_SET: Final = frozenset(_MARKERS)
+#: entries a per-file memo table holds before it is emptied
+_MEMO_LIMIT: Final = 1 << 14
 _FINESS_RE: Final = re.compile(r"[0-9][0-9AB][0-9]{7}")
 _RPPS_RE: Final = re.compile(r"[0-9]{11}")
 _LOINC_RE: Final = re.compile(r"[0-9]{1,7}-[0-9]")
@@ -31,28 +44,48 @@ _YMD_RE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _NUM_DOT: Final = re.compile(r"-?[0-9]+\.[0-9]+")
 _NUM_COMMA: Final = re.compile(r"-?[0-9]+,[0-9]+")
 _TYPES_OUT: Final = {"NM": "N"}
-_TYPES_IN: Final = {"N": "NM"}
 _PAD: Final[list[str]] = [""] * 14
 
 
-def _date_in(value: str, file: str, line: int) -> str | None:
-    if not value:
-        return None
+@functools.lru_cache(maxsize=4096)
+def _point(bound: str) -> str:
+    """A number with a decimal comma as records hold it (with a point); other text unchanged."""
+    return bound.replace(",", ".") if _NUM_COMMA.fullmatch(bound) else bound
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(value: str) -> str | None:
+    """``JJ/MM/AAAA`` or ``AAAA-MM-JJ`` as ISO text; ``None`` for anything else."""
     m = _DMY_RE.fullmatch(value)
     if m:
         return f"{m.group(3)}-{m.group(2)}-{m.group(1)}"
     if _YMD_RE.fullmatch(value):
         return value
-    raise FormatError("not a date (JJ/MM/AAAA)", file=file, line=line, record="header")
+    return None
+
+
+def _date_in(value: str, file: str, line: int) -> str | None:
+    if not value:
+        return None
+    out = _iso(value)
+    if out is None:
+        raise FormatError("not a date (JJ/MM/AAAA)", file=file, line=line, record="header")
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _dmy(value: str) -> str | None:
+    m = _YMD_RE.match(value)
+    return None if m is None else f"{m.group(3)}/{m.group(2)}/{m.group(1)}"
 
 
 def _date_out(value: str | None, record: str, field: str) -> str:
     if not value:
         return ""
-    m = _YMD_RE.match(value)
-    if m is None:
+    out = _dmy(value)
+    if out is None:
         raise FormatError("not an ISO date", record=record, field=field)
-    return f"{m.group(3)}/{m.group(2)}/{m.group(1)}"
+    return out
 
 
 def _title(line: str) -> bool:
@@ -65,6 +98,8 @@ class _Reader:
     def __init__(self, text: str, filename: str) -> None:
         self.lines = split_lines(text)
         self.file = filename
+        #: test code -> the code if it is a LOINC code, else None
+        self.loincs: dict[str, str | None] = {}
 
     def groups(self) -> Iterator[Group]:
         lines = self.lines
@@ -72,31 +107,49 @@ class _Reader:
         i = 0
         current: Patient | None = None
         reqs: list[tuple[Request, list[Result]]] = []
+        # the marker lines (every marker holds "****": only those lines are stripped), in order
+        marks = [(k, m) for k, line in enumerate(lines) if "****" in line and (m := line.strip()) in _MARKER_SET]
+        nmarks = len(marks)
+        mp = 0
+        patient_lines: list[str] = []
         while i < n:
-            if not lines[i].strip() or lines[i].strip() in (FIN, FINFICHIER):
+            s = lines[i].strip()
+            if not s or s in (FIN, FINFICHIER):
                 i += 1
                 continue
             start = i
             header = [x.strip() for x in lines[i:i + 12]]
-            if len(header) < 12 or any(h in _MARKERS for h in header):
+            if len(header) < 12 or not _MARKER_SET.isdisjoint(header):
                 raise FormatError("report header shorter than 12 lines", file=self.file, line=start + 1,
                                   record="header")
             i += 12
-            patient = self.patient(header, start)
-            body: list[str] = []
-            lab: list[tuple[int, str]] | None = None
-            while i < n:
-                s = lines[i].strip()
-                if s in (FIN, FINFICHIER):
-                    i += 1
+            # the next report of the same patient repeats the patient's eight lines: read them once
+            if current is not None and header[:8] == patient_lines:
+                patient = current
+            else:
+                patient = self.patient(header, start)
+                patient_lines = header[:8]
+            # the report runs to the next FIN or FINFICHIER line (or the end); its body is what comes
+            # before the first LAB line, its LAB block the non-blank lines after the last one
+            while mp < nmarks and marks[mp][0] < i:
+                mp += 1
+            first_lab = last_lab = -1
+            end = n
+            while mp < nmarks:
+                k, mark = marks[mp]
+                mp += 1
+                if mark == LAB:
+                    if first_lab < 0:
+                        first_lab = k
+                    last_lab = k
+                else:
+                    end = k
                     break
-                if s == LAB:
-                    lab = []
-                elif lab is None:
-                    body.append(lines[i])
-                elif s:
-                    lab.append((i + 1, lines[i]))
-                i += 1
+            body = lines[i:first_lab] if first_lab >= 0 else lines[i:end]
+            lab: list[tuple[int, str]] | None = None
+            if last_lab >= 0:
+                lab = [(k + 1, lines[k]) for k in range(last_lab + 1, end) if lines[k] and not lines[k].isspace()]
+            i = end + 1
             if current is not None and patient != current:
                 yield current, reqs
                 current, reqs = None, []
@@ -148,32 +201,44 @@ class _Reader:
                 target.comment = f"{target.comment}\n{text}" if target.comment else text
                 comment.clear()
 
+        loincs = self.loincs
+        pad = _PAD
         for k, (no, line) in enumerate(lab):
-            if line.startswith("TEX|"):
-                following = lab[k + 1][1] if k + 1 < len(lab) else ""
-                if following.startswith("RES|") and _title(line):
-                    continue
-                comment.append(line[4:])
-            elif line.startswith("RES|"):
-                flush()
+            tag = line[:4]
+            if tag == "RES|":
+                if comment:
+                    flush()
                 f = line.split("|")
                 if len(f) < 14:
-                    f.extend(_PAD[:14 - len(f)])
-                vt = _TYPES_IN.get(f[3], "ST")
+                    f.extend(pad[:14 - len(f)])
+                vt = "NM" if f[3] == "N" else "ST"
                 value = f[4]
                 if vt == "NM" and "," in value and _NUM_COMMA.fullmatch(value):
                     value = value.replace(",", ".")
                 low, high = f[6], f[7]
-                if "," in low and _NUM_COMMA.fullmatch(low):
-                    low = low.replace(",", ".")
-                if "," in high and _NUM_COMMA.fullmatch(high):
-                    high = high.replace(",", ".")
+                if "," in low:
+                    low = _point(low)
+                if "," in high:
+                    high = _point(high)
                 code = f[2]
-                res = Result(f"{req.id}-{len(results) + 1}", req.id, req.patient_id,
-                             code if code and _LOINC_RE.fullmatch(code) else None, f[1] or None, value or None,
-                             vt, f[5] or None, low or None, high or None, f[8] or None, f[9] or None)
+                if code:
+                    loinc = loincs.get(code, "")
+                    if loinc == "":
+                        if len(loincs) >= _MEMO_LIMIT:
+                            loincs.clear()
+                        loinc = loincs[code] = code if _LOINC_RE.fullmatch(code) else None
+                else:
+                    loinc = None
+                res = Result(f"{req.id}-{len(results) + 1}", req.id, req.patient_id, loinc, f[1] or None,
+                             value or None, vt, f[5] or None, low or None, high or None, f[8] or None,
+                             f[9] or None)
                 results.append(res)
                 target = res
+            elif tag == "TEX|":
+                following = lab[k + 1][1] if k + 1 < len(lab) else ""
+                if following[:4] == "RES|" and _title(line):
+                    continue
+                comment.append(line[4:])
             else:
                 raise FormatError("line in the LAB block is neither RES nor TEX", file=self.file, line=no,
                                   record=line[:3])
@@ -187,6 +252,24 @@ def _clean(value: str | None, record: str, field: str, *, pipe: bool = False) ->
         raise FormatError("value cannot be written on one HPRIM Net line", record=record, field=field,
                           hint="HPRIM Net has no escapes: choose HPRIM Santé, HL7 or CSV for this data")
     return value
+
+
+def _res_parts(s: Result) -> tuple[str, str, str, str] | None:
+    """The RES line and the text line of ``s`` before and after its value, or ``None`` when a field
+    other than the value needs the checks of the slow path."""
+    low = s.ref_low or ""
+    high = s.ref_high or ""
+    if "." in low and _NUM_DOT.fullmatch(low):
+        low = low.replace(".", ",")
+    if "." in high and _NUM_DOT.fullmatch(high):
+        high = high.replace(".", ",")
+    before = f"RES|{s.label or ''}|{s.loinc or ''}|{_TYPES_OUT.get(s.value_type, 'A')}|"
+    after = f"|{s.unit or ''}|{low}|{high}|{s.flag or ''}|{s.status or ''}||||"
+    line = before + after
+    if line.count("|") != 13 or "\n" in line or "\r" in line or "****" in line:
+        return None
+    norm = f" ({low}-{high})" if low or high else ""
+    return before, after, f"{s.label or s.loinc or ''} : ", f" {s.unit or ''}{norm}"
 
 
 class HprimNetCodec:
@@ -217,8 +300,13 @@ class HprimNetCodec:
         return _Reader(text, filename).groups()
 
     def write(self, records: Iterable[Record]) -> bytes:
+        return b"".join(self.write_chunks(records))
+
+    def write_chunks(self, records: Iterable[Record]) -> Iterator[bytes]:
+        chunk = Chunker()
         out: list[str] = []
         add = out.append
+        res_parts: dict[tuple[str | None, ...], tuple[str, str, str, str] | None] = {}
         for p, reqs in group_records(records):
             check_patient(p)
             who = f"Patient {p.id}"
@@ -256,6 +344,24 @@ class HprimNetCodec:
                 if r.comment:
                     lab.extend("TEX|" + _clean(x, rwho, "comment") for x in r.comment.split("\n"))
                 for s in results:
+                    value = s.value or ""
+                    key = (s.label, s.loinc, s.value_type, s.unit, s.ref_low, s.ref_high, s.flag, s.status)
+                    try:
+                        parts = res_parts[key]
+                    except KeyError:
+                        parts = _res_parts(s)
+                        if len(res_parts) >= _MEMO_LIMIT:
+                            res_parts.clear()
+                        res_parts[key] = parts
+                    if parts is not None and "|" not in value and "\n" not in value and "\r" not in value \
+                            and "****" not in value:
+                        # fast path: the fields around the value are known to be writable
+                        lab.append(f"{parts[0]}{value}{parts[1]}")
+                        add(f"{parts[2]}{value}{parts[3]}".rstrip())
+                        if s.comment:
+                            lab.extend("TEX|" + _clean(x, f"Result {s.id}", "comment")
+                                       for x in s.comment.split("\n"))
+                        continue
                     low = s.ref_low or ""
                     high = s.ref_high or ""
                     if "." in low and _NUM_DOT.fullmatch(low):
@@ -284,9 +390,14 @@ class HprimNetCodec:
                 add("")
                 out.extend(lab)
                 add(FIN)
+            if len(out) >= chunk.lines:
+                yield self._encode(chunk.take(out, "\r\n"))
         add(FINFICHIER)
+        yield self._encode(chunk.take(out, "\r\n"))
+
+    def _encode(self, text: str) -> bytes:
         try:
-            return ("\r\n".join(out) + "\r\n").encode(self.encoding)
+            return text.encode(self.encoding)
         except (UnicodeEncodeError, LookupError) as exc:
             raise FormatError(f"a value cannot be written in {self.encoding}",
                               hint="write HPRIM Net in utf-8, or choose another format") from exc

@@ -16,6 +16,7 @@ from ecluse.errors import FormatError
 from ecluse.formats._common import (
     REQUEST_STATUS_FROM_CODE,
     REQUEST_STATUS_TO_CODE,
+    Chunker,
     Group,
     Record,
     check_patient,
@@ -37,6 +38,8 @@ _DELIMS: Final = "|~^\\&"  # field, component, repetition, escape, sub-component
 _HEAD_RE: Final = re.compile(rb"[\xef\xbb\xbf\x02\r\n ]*H([^A-Za-z0-9\r\n])([^A-Za-z0-9\r\n]{4})")
 _WRAP: Final = 220
 _PAD: Final[list[str]] = [""] * 40
+#: entries a per-file memo table holds before it is emptied
+_MEMO_LIMIT: Final = 1 << 14
 
 
 def _hex_escape(exc: UnicodeError) -> tuple[str, int]:
@@ -52,6 +55,19 @@ def _hex_escape(exc: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error("ecluse-hprim-hex", _hex_escape)
+
+
+def _test_fields(comps: list[str]) -> tuple[str | None, str | None]:
+    """LOINC and label of OBX.4 (its components)."""
+    nc = len(comps)
+    loinc = label = None
+    if nc > 2 and comps[2] == "LN":
+        loinc = comps[0] or None
+    elif nc > 5 and comps[5] == "LN":
+        loinc = comps[3] or None
+    if nc > 1:
+        label = comps[1] or None
+    return loinc, label
 
 
 def _utcnow() -> datetime:
@@ -73,6 +89,7 @@ class _Reader:
         self.cs = "~"
         self.rs = "^"
         self.es = "\\"
+        self.std = True
         self.un: Callable[[str], str] = unescaper("|", "~", "^", "\\", "&", charset, hex_utf8=True)
         self.tsm = ts_reader(filename)
         self.range = range_parser()
@@ -104,6 +121,7 @@ class _Reader:
                     yield pending
                     pending = None
                 self.fs, self.cs, self.rs = d[0], d[1], d[2]
+                self.std = d == _DELIMS
                 self.un = unescaper(d[0], d[1], d[2], d[3], d[4], self.charset, hex_utf8=True)
                 self.es = d[3]
                 seen_header = True
@@ -116,12 +134,6 @@ class _Reader:
             pending = (no, line)
         if pending is not None:
             yield pending
-
-    def comps(self, value: str) -> list[str]:
-        return [self.un(c) for c in value.split(self.cs)]
-
-    def ts(self, value: str, line: int, record: str, field: str) -> str | None:
-        return self.tsm(value, line, record, field)
 
     def groups(self) -> Iterator[Group]:
         patient: Patient | None = None
@@ -140,7 +152,50 @@ class _Reader:
             comment_lines = []
 
         ended = False
+        # fast path for OBX records with the standard delimiters and no escape character: the
+        # fields that repeat from result to result (test code, range) and the observation times
+        # are memoised by their raw text
+        tests: dict[tuple[str, str], tuple[str | None, ...]] = {}
+        times: dict[str, str | None] = {}
+        test_get, time_get = tests.get, times.get
+        pad = _PAD
         for no, rec in self.logical_records():
+            if rec[:4] == "OBX|" and request is not None and self.std and "\\" not in rec:
+                if comment_lines:
+                    flush_comment()
+                f = rec.split("|")
+                if len(f) < 15:
+                    f.extend(pad[:15 - len(f)])
+                key = (f[3], f[7])
+                test = test_get(key)
+                if test is None:
+                    test = self.obx_test(key)
+                    if len(tests) >= _MEMO_LIMIT:
+                        tests.clear()
+                    tests[key] = test
+                vt = f[2] or "ST"
+                value: str | None = f[5]
+                if not value:
+                    value = None
+                elif vt == "TX":
+                    value = value.replace("^", "\n").replace("~", "\n")
+                elif vt in ("CE", "CWE"):
+                    value = value.replace("~", "^")
+                obs = f[14]
+                if obs:
+                    when = time_get(obs)
+                    if when is None:
+                        if len(times) >= _MEMO_LIMIT:
+                            times.clear()
+                        when = times[obs] = self.tsm(obs, no, "OBX", "OBX.15")
+                else:
+                    when = None
+                result = Result(f[4] or f"{request.id}-{f[1] or len(results) + 1}", request.id,
+                                request.patient_id, test[0], test[1], value, vt, f[6] or None, test[2], test[3],
+                                f[8] or None, f[11] or None, f[13] or None, when)
+                results.append(result)
+                target = result
+                continue
             fields = rec.split(self.fs)
             kind = fields[0]
             if kind == "C":
@@ -162,14 +217,14 @@ class _Reader:
             elif kind == "OBR":
                 if patient is None:
                     raise self.err("OBR record outside a patient", no, "OBR")
-                request = self.request(fields, no, patient.id)
+                request = self.request(fields, no, patient.id, self.un if self.es in rec else str)
                 results = []
                 reqs.append((request, results))
                 target = request
             elif kind == "P":
                 if patient is not None:
                     yield patient, reqs
-                patient = self.patient(fields, no)
+                patient = self.patient(fields, no, self.un if self.es in rec else str)
                 reqs, request, results = [], None, []
                 target = patient
             elif kind == "H":
@@ -190,83 +245,104 @@ class _Reader:
             yield patient, reqs
         _ = ended
 
-    def patient(self, f: list[str], no: int) -> Patient:
-        p3 = self.comps(_at(f, 2))[0] or self.comps(_at(f, 3))[0]
+    def obx_test(self, key: tuple[str, str]) -> tuple[str | None, ...]:
+        """LOINC, label, low and high bounds of an OBX record without escapes, from OBX.4 and OBX.8
+        (standard delimiters)."""
+        test, rng = key
+        loinc, label = _test_fields(test.split("~")) if test else (None, None)
+        low, high = self.range(rng) if rng else (None, None)
+        return loinc, label, low, high
+
+    def patient(self, f: list[str], no: int, un: Callable[[str], str]) -> Patient:
+        """``un`` unescapes a value (``str`` when the record holds no escape character)."""
+        if len(f) < 15:
+            f = f + _PAD[:15 - len(f)]
+        cs, rs = self.cs, self.rs
+        p3 = un(f[2].split(cs, 1)[0]) or un(f[3].split(cs, 1)[0])
         if not p3:
             raise self.err("patient without an id", no, "P", "P.3")
-        pat = Patient(id=p3)
-        for rep in _at(f, 4).split(self.rs):
-            c = self.comps(rep)
-            kind = c[1] if len(c) > 1 else ""
-            if kind == "INS":
-                pat.ins = c[0] or None
-                pat.ins_oid = _at(c, 2) or None
-                pat.identity_status = _at(c, 3) or None
-            elif kind == "NIR":
-                pat.nir = c[0] or None
-                pat.nir_owner = _at(c, 2) or None
-        name = self.comps(_at(f, 5))
+        pat = Patient(p3)
+        if f[4]:
+            for rep in f[4].split(rs):
+                c = [un(x) for x in rep.split(cs)]
+                kind = c[1] if len(c) > 1 else ""
+                if kind == "INS":
+                    pat.ins = c[0] or None
+                    pat.ins_oid = _at(c, 2) or None
+                    pat.identity_status = _at(c, 3) or None
+                elif kind == "NIR":
+                    pat.nir = c[0] or None
+                    pat.nir_owner = _at(c, 2) or None
+        name = [un(x) for x in f[5].split(cs)]
         first = name[0] or None
-        p7 = _at(f, 6)
+        p7 = f[6]
         if p7 == '""':
             pat.used_name = first
         elif p7:
-            pat.birth_name = self.comps(p7)[0] or None
+            pat.birth_name = un(p7.split(cs, 1)[0]) or None
             pat.used_name = first
         else:
             pat.birth_name = first
-        given = " ".join(g for g in name[1:] if g)
-        pat.given_names = given or None
-        if _at(f, 7):
-            pat.birth_date = self.ts(_at(f, 7), no, "P", "P.8")
-        pat.sex = self.un(_at(f, 8)) or None
-        for rep in _at(f, 10).split(self.rs):
-            if not rep:
-                continue
-            c = self.comps(rep)
-            if _at(c, 6) == "BDL":
-                pat.birth_place = _at(c, 8) or None
-            else:
-                street = "\n".join(s for s in c[:2] if s)
-                pat.address = street or None
-                pat.city = _at(c, 2) or None
-                pat.postcode = _at(c, 4) or None
-        for rep in _at(f, 12).split(self.rs):
-            if not rep:
-                continue
-            c = self.comps(rep)
-            if _at(c, 1) == "NET":
-                pat.email = c[0] or None
-            elif pat.phone is None:
-                pat.phone = c[0] or None
-        pat.blood_group = self.un(_at(f, 14)) or None
+        if len(name) > 1:
+            pat.given_names = " ".join(g for g in name[1:] if g) or None
+        if f[7]:
+            pat.birth_date = self.tsm(f[7], no, "P", "P.8")
+        pat.sex = un(f[8]) or None
+        if f[10]:
+            for rep in f[10].split(rs):
+                if not rep:
+                    continue
+                c = [un(x) for x in rep.split(cs)]
+                if _at(c, 6) == "BDL":
+                    pat.birth_place = _at(c, 8) or None
+                else:
+                    street = "\n".join(s for s in c[:2] if s)
+                    pat.address = street or None
+                    pat.city = _at(c, 2) or None
+                    pat.postcode = _at(c, 4) or None
+        if f[12]:
+            for rep in f[12].split(rs):
+                if not rep:
+                    continue
+                c = [un(x) for x in rep.split(cs)]
+                if _at(c, 1) == "NET":
+                    pat.email = c[0] or None
+                elif pat.phone is None:
+                    pat.phone = c[0] or None
+        pat.blood_group = un(f[14]) or None
         return pat
 
-    def request(self, f: list[str], no: int, patient_id: str) -> Request:
-        lab = self.comps(_at(f, 3))
-        req_id = _at(lab, 1) or lab[0]
+    def request(self, f: list[str], no: int, patient_id: str, un: Callable[[str], str]) -> Request:
+        """``un`` unescapes a value (``str`` when the record holds no escape character)."""
+        if len(f) < 26:
+            f = f + _PAD[:26 - len(f)]
+        cs = self.cs
+        lab = f[3].split(cs)
+        req_id = un(lab[1]) if len(lab) > 1 else ""
         if not req_id:
-            asked = self.comps(_at(f, 2))
-            req_id = _at(asked, 1) or asked[0]
+            req_id = un(lab[0])
+        if not req_id:
+            asked = f[2].split(cs)
+            req_id = (un(asked[1]) if len(asked) > 1 else "") or un(asked[0])
         if not req_id:
             raise self.err("request without an id", no, "OBR", "OBR.4")
-        req = Request(id=req_id, patient_id=patient_id)
-        req.collected_at = self.ts(_at(f, 7), no, "OBR", "OBR.8")
-        req.site_finess = self.comps(_at(f, 10))[0] or None
-        clinical = self.un(_at(f, 13))
-        req.comment = clinical or None
-        req.received_at = self.ts(_at(f, 14), no, "OBR", "OBR.15")
-        req.specimen_type = self.comps(_at(f, 15))[0] or None
-        doctor = self.comps(_at(f, 16).split(self.rs)[0])
-        if _at(doctor, 2) == "RPPS" or (len(doctor[0]) == 11 and doctor[0].isascii() and doctor[0].isdigit()):
-            req.prescriber_rpps = doctor[0] or None
-        status = _at(f, 25)
+        tsm = self.tsm
+        collected = tsm(f[7], no, "OBR", "OBR.8")
+        received = tsm(f[14], no, "OBR", "OBR.15")
+        doctor = f[16].split(self.rs, 1)[0].split(cs)
+        d0 = un(doctor[0])
+        rpps = None
+        if (len(doctor) > 2 and un(doctor[2]) == "RPPS") or (len(d0) == 11 and d0.isascii() and d0.isdigit()):
+            rpps = d0 or None
+        status = f[25]
+        word = None
         if status:
             word = REQUEST_STATUS_FROM_CODE.get(status)
             if word is None:
                 raise self.err("unknown report status", no, "OBR", "OBR.26")
-            req.status = word
-        return req
+        return Request(req_id, patient_id, un(f[10].split(cs, 1)[0]) or None, rpps,
+                       collected, received,
+                       un(f[15].split(cs, 1)[0]) or None, word, un(f[13]) or None)
 
     def result(self, f: list[str], no: int, patient_id: str, request_id: str, pos: int,
                un: Callable[[str], str]) -> Result:
@@ -277,16 +353,7 @@ class _Reader:
         vtype = un(f[2]) or "ST"
         cs = self.cs
         test = f[3]
-        loinc = label = None
-        if test:
-            comps = [un(c) for c in test.split(cs)] if cs in test else [un(test)]
-            nc = len(comps)
-            if nc > 2 and comps[2] == "LN":
-                loinc = comps[0] or None
-            elif nc > 5 and comps[5] == "LN":
-                loinc = comps[3] or None
-            if nc > 1:
-                label = comps[1] or None
+        loinc, label = _test_fields([un(c) for c in test.split(cs)]) if test else (None, None)
         raw = f[5]
         value = None
         if raw:
@@ -352,28 +419,34 @@ class HprimSanteCodec:
 
     # ------------------------------------------------------------------ write
     def write(self, records: Iterable[Record]) -> bytes:
+        return b"".join(self.write_chunks(records))
+
+    def write_chunks(self, records: Iterable[Record]) -> Iterator[bytes]:
         e, search = escape_function("|", "~", "^", "\\", "&")
+        chunk = Chunker()
 
         ts = ts_writer()
         rfmt = range_writer(" - ")
 
         lines: list[str] = []
-        owners: list[str] = []  # record named by each line
         add = lines.append
 
-        def comment(text: str | None, owner: str) -> None:
+        def comment(text: str | None) -> None:
             if text:
                 for i, part in enumerate(text.split("\n"), 1):
                     add(f"C|{i}|L|{e(part)}".rstrip("|"))
-                    owners.append(owner)
+
+        # the OBX fields that repeat from result to result (type, test, unit, range, flag, status,
+        # category), written once per distinct combination; observation times likewise
+        obx_parts: dict[tuple[str | None, ...], tuple[str, str]] = {}
+        whens: dict[str, str] = {}
+        parts_get, when_get = obx_parts.get, whens.get
 
         stamp = self.now().strftime("%Y%m%d%H%M%S")
         add(f"H|~^\\&|{e(self.file_name)}||{e(self.sender[0])}~{e(self.sender[1])}||ORU|||"
             f"{e(self.receiver[0])}~{e(self.receiver[1])}||{e(self.processing)}|H2.2~C|{stamp}")
-        owners.append("H")
         for n, (p, reqs) in enumerate(group_records(records), 1):
             check_patient(p)
-            who = f"Patient {p.id}"
             ids = []
             if p.ins or p.ins_oid or p.identity_status:
                 ids.append(f"{e(p.ins)}~INS~{e(p.ins_oid)}~{e(p.identity_status)}")
@@ -400,8 +473,7 @@ class HprimSanteCodec:
                 "P", str(n), e(p.id), "", "^".join(ids), p6, p7, ts(p.birth_date, "Patient", p.id, "birth_date"),
                 e(p.sex), "", "^".join(addr), "", "^".join(phones), "", e(p.blood_group),
             )).rstrip("|"))
-            owners.append(who)
-            comment(p.comment, who)
+            comment(p.comment)
             for i, (r, results) in enumerate(reqs, 1):
                 rwho = f"Request {r.id}"
                 status = ""
@@ -421,57 +493,73 @@ class HprimSanteCodec:
                     f[16] = f"{e(r.prescriber_rpps)}~~RPPS"
                 f[25] = status
                 add("|".join(f).rstrip("|"))
-                owners.append(rwho)
-                comment(r.comment, rwho)
+                comment(r.comment)
                 for j, s in enumerate(results, 1):
-                    swho = f"Result {s.id}"
                     value = s.value or ""
                     vt = s.value_type
-                    if search(f"{s.id}{value}{s.unit}{s.flag}{s.status}{s.category}{s.loinc}{s.label}{vt}") is None:
-                        # fast path: no character of the result needs escaping
-                        if s.loinc:
-                            test = f"{s.loinc}~{s.label or ''}~LN"
-                        elif s.label:
-                            test = f"~{s.label}~L"
+                    sid = s.id
+                    if search(f"{sid}{value}") is not None:
+                        sid = e(sid)
+                        if vt == "TX":
+                            value = "~".join(e(part) for part in value.split("\n"))
+                        elif vt in ("CE", "CWE"):
+                            value = "~".join(e(part) for part in value.split("^"))
                         else:
-                            test = ""
-                        line = (f"OBX|{j}|{vt or ''}|{test}|{s.id}|{value}|{s.unit or ''}|"
-                                f"{rfmt(s.ref_low, s.ref_high, s.id)}|{s.flag or ''}|||{s.status or ''}||"
-                                f"{s.category or ''}|{ts(s.observed_at, 'Result', s.id, 'observed_at')}")
+                            value = e(value)
+                    key = (vt, s.loinc, s.label, s.unit, s.ref_low, s.ref_high, s.flag, s.status, s.category)
+                    parts = parts_get(key)
+                    if parts is None:
+                        parts = self._obx_parts(e, rfmt, s)
+                        if len(obx_parts) >= _MEMO_LIMIT:
+                            obx_parts.clear()
+                        obx_parts[key] = parts
+                    obs = s.observed_at
+                    if obs:
+                        when = when_get(obs)
+                        if when is None:
+                            if len(whens) >= _MEMO_LIMIT:
+                                whens.clear()
+                            when = whens[obs] = ts(obs, "Result", s.id, "observed_at")
                     else:
-                        if value:
-                            if vt == "TX":
-                                value = "~".join(e(part) for part in value.split("\n"))
-                            elif vt in ("CE", "CWE"):
-                                value = "~".join(e(part) for part in value.split("^"))
-                            else:
-                                value = e(value)
-                        if s.loinc:
-                            test = f"{e(s.loinc)}~{e(s.label)}~LN"
-                        elif s.label:
-                            test = f"~{e(s.label)}~L"
-                        else:
-                            test = ""
-                        line = "|".join((
-                            "OBX", str(j), e(vt), test, e(s.id), value, e(s.unit),
-                            rfmt(s.ref_low, s.ref_high, s.id), e(s.flag), "", "",
-                            e(s.status), "", e(s.category), ts(s.observed_at, "Result", s.id, "observed_at"),
-                        ))
-                    add(line.rstrip("|"))
-                    owners.append(swho)
-                    comment(s.comment, swho)
+                        when = ""
+                    if when:
+                        add(f"OBX|{j}|{parts[0]}|{sid}|{value}|{parts[1]}|{when}")
+                    else:
+                        add(f"OBX|{j}|{parts[0]}|{sid}|{value}|{parts[1]}".rstrip("|"))
+                    if s.comment:
+                        comment(s.comment)
+            if len(lines) >= chunk.lines:
+                yield self._encode(lines, chunk)
         add("L|1")
-        owners.append("L")
+        yield self._encode(lines, chunk)
+
+    @staticmethod
+    def _obx_parts(e: Callable[[str | None], str], rfmt: Callable[[str | None, str | None, str], str],
+                   s: Result) -> tuple[str, str]:
+        """OBX.3-4 and OBX.7-14 of ``s``, escaped: the fields between which the id and the value go."""
+        if s.loinc:
+            test = f"{e(s.loinc)}~{e(s.label)}~LN"
+        elif s.label:
+            test = f"~{e(s.label)}~L"
+        else:
+            test = ""
+        return (f"{e(s.value_type)}|{test}",
+                f"{e(s.unit)}|{rfmt(s.ref_low, s.ref_high, s.id)}|{e(s.flag)}|||{e(s.status)}||{e(s.category)}")
+
+    def _encode(self, lines: list[str], chunk: Chunker) -> bytes:
+        """``lines`` (emptied) with CR LF, long lines wrapped with ``A|`` continuations, in the
+        file's charset."""
         width = self.wrap
-        out: list[str] = []
-        for line in lines:
-            if len(line) <= width:
-                out.append(line)
-            else:
-                out.append(line[:width])
-                step = width - 2
-                for k in range(width, len(line), step):
-                    out.append("A|" + line[k:k + step])
-        text = "\r\n".join(out) + "\r\n"
+        if max(map(len, lines)) > width:
+            out: list[str] = []
+            step = width - 2
+            for line in lines:
+                if len(line) <= width:
+                    out.append(line)
+                else:
+                    out.append(line[:width])
+                    for k in range(width, len(line), step):
+                        out.append("A|" + line[k:k + step])
+            lines[:] = out
         # a character the charset lacks is written as \X<UTF-8 hex>\ (Écluse profile)
-        return text.encode(self.encoding, "ecluse-hprim-hex")
+        return chunk.take(lines, "\r\n").encode(self.encoding, "ecluse-hprim-hex")

@@ -78,8 +78,17 @@ def register_person(store: Store, *, name: str, email: str, role: str, public_ke
     if holder is not None:
         raise IdentityError(f"this signing key is already registered to {holder.email}",
                             hint="each person needs their own key: run 'ecluse keygen' for this person")
-    person = StoredPerson(id="P-" + secrets.token_hex(6), name=name, email=email, role=role,
+    person = StoredPerson(id=_person_id(), name=name, email=email, role=role,
                           key_id=key.key_id_hex, public_key=key.to_text(),
                           created_at=now.isoformat())
     store.add_person(person)
     return person
+
+
+def _person_id() -> str:
+    """``P-`` and 12 hex digits with at least one letter (an all-digit id could look like a phone number
+    to the audit log's patient-value guard)."""
+    while True:
+        tail = secrets.token_hex(6)
+        if not tail.isdigit():
+            return "P-" + tail

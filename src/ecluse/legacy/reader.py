@@ -3,8 +3,10 @@
 The query is built from the scope so that the database never hands over what the mandate
 does not allow: columns outside the allowed patient fields are selected as ``NULL``, free
 text is selected only when comments are allowed, rows outside the sites, period and
-categories are filtered in SQL. Patients come grouped with their requests and results,
-in patient order, over a range of patient ids so that several processes can share the work.
+categories are filtered in SQL; a result with no category is kept only if its code and label
+reveal no category outside the scope (``ecluse.formats.categories``). Patients come grouped
+with their requests and results, in patient order, over a range of patient ids so that
+several processes can share the work.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ecluse.errors import ConfigError
+from ecluse.formats.categories import classify
 from ecluse.formats.records import PATIENT_FIELD_GROUPS, Patient, Request, Result
 
 __all__ = ["Counts", "Group", "LegacyQuery", "connect", "count", "iter_groups", "split_ranges"]
@@ -164,6 +167,8 @@ def iter_groups(conn: sqlite3.Connection, q: LegacyQuery, id_range: tuple[int, i
     next_req = next(req_groups, None)
     next_res = next(res_groups, None)
     make_req, make_res = Request, Result
+    cats = q.categories
+    drop: dict[tuple[object, object], bool] = {}  # (code, label) -> leave out; few distinct pairs
     for prow in patients:
         pid = prow[0]
         pat = Patient(*prow[1:])
@@ -178,6 +183,16 @@ def iter_groups(conn: sqlite3.Connection, q: LegacyQuery, id_range: tuple[int, i
             next_req = next(req_groups, None)
         if next_res is not None and next_res[0] == pid:
             for row in next_res[1]:
+                # A result the LIS left without a category may still be sensitive by its code or
+                # label (ecluse.formats.categories): the same rule as for every other source.
+                if row[12] is None:
+                    key = (row[3], row[4])
+                    leave_out = drop.get(key)
+                    if leave_out is None:
+                        cat = classify(row[3], row[4])
+                        leave_out = drop[key] = cat is not None and cat not in cats
+                    if leave_out:
+                        continue
                 name, lst = by_id[row[1]]
                 lst.append(make_res(row[2], name, ipp, *row[3:]))  # type: ignore[arg-type]
             next_res = next(res_groups, None)

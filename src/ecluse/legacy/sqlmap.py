@@ -16,9 +16,10 @@ that link them, the column of each record field, and per-field conversions:
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -150,21 +151,58 @@ def _writer_conv(spec: str, translations: dict[str, dict[str, str]]) -> Callable
     return lambda v: v
 
 
-def _plan(t: TableMap, m: Mapping) -> list[tuple[str, str, Conv]]:
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    """What to select of one table and how to turn a row into record fields."""
+
+    table: str
+    names: tuple[str, ...]
+    columns: tuple[sa.ColumnElement[Any], ...]
+    #: (position, conversion) of the values that need one: text columns are read as they are
+    convs: tuple[tuple[int, Conv], ...]
+    defaults: dict[str, str]
+
+
+def _read_plan(t: TableMap, m: Mapping, table: sa.Table) -> _ReadPlan:
     text = _reader_conv("text", m.translations)
-    return [(name, col, _reader_conv(t.convert[name], m.translations) if name in t.convert else text)
-            for name, col in t.fields.items()]
+    convs: list[tuple[int, Conv]] = []
+    for i, (name, col) in enumerate(t.fields.items()):
+        if name in t.convert:
+            convs.append((i, _reader_conv(t.convert[name], m.translations)))
+        elif not isinstance(table.c[col].type, sa.String):
+            convs.append((i, text))
+    return _ReadPlan(t.table, tuple(t.fields), tuple(table.c[c] for c in t.fields.values()), tuple(convs),
+                     dict(t.defaults))
+
+
+def _fields(plan: _ReadPlan, row: Sequence[Any], skip: int) -> dict[str, Any]:
+    """Record fields of ``row[skip:]``; a value that does not convert names the table and field only."""
+    vals: Sequence[Any] = row[skip:]
+    if plan.convs:
+        vals = list(vals)
+        for i, conv in plan.convs:
+            try:
+                vals[i] = conv(vals[i])
+            except ValueError:
+                # from None: the conversion's own message quotes the value
+                raise FormatError("a value does not convert with this mapping", record=plan.table,
+                                  field=plan.names[i]) from None
+    kw: dict[str, Any] = dict(plan.defaults)
+    kw.update(zip(plan.names, vals, strict=True))
+    return kw
 
 
 def _engine(url: str) -> sa.Engine:
     try:
-        return sa.create_engine(url)
+        # hide_parameters: a driver error's text never carries the values of the statement
+        return sa.create_engine(url, hide_parameters=True)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise ConfigError("cannot open the legacy database URL") from exc
 
 
 def read_database(url: str, mapping: Mapping, *, where: SqlFilter | None = None) -> Iterator[Record]:
-    """Every patient of the legacy database, grouped with its requests and results."""
+    """Every patient of the legacy database, grouped with its requests and results, streamed in the
+    order of the patient key."""
     engine = _engine(url)
     try:
         yield from _read(engine, mapping, where)
@@ -174,6 +212,11 @@ def read_database(url: str, mapping: Mapping, *, where: SqlFilter | None = None)
         engine.dispose()
 
 
+def _rows(result: sa.CursorResult[Any]) -> Iterator[Sequence[Any]]:
+    for part in result.partitions():
+        yield from part
+
+
 def _read(engine: sa.Engine, m: Mapping, where: SqlFilter | None) -> Iterator[Record]:
     md = sa.MetaData()
     P, Q, S = m.patients, m.requests, m.results
@@ -181,41 +224,34 @@ def _read(engine: sa.Engine, m: Mapping, where: SqlFilter | None) -> Iterator[Re
         tp = sa.Table(P.table, md, autoload_with=conn)
         tq = sa.Table(Q.table, md, autoload_with=conn)
         ts = sa.Table(S.table, md, autoload_with=conn)
-        assert Q.parent is not None and S.parent is not None
-        pplan, qplan, splan = _plan(P, m), _plan(Q, m), _plan(S, m)
-        pcols = [tp.c[P.key], *(tp.c[c] for _, c, _ in pplan)]
-        qcols = [tq.c[Q.parent], tq.c[Q.key], *(tq.c[c] for _, c, _ in qplan)]
-        scols = [tq.c[Q.parent], ts.c[S.parent], *(ts.c[c] for _, c, _ in splan)]
+        assert Q.parent is not None and S.parent is not None  # _table requires them
+        pp, qp, sp = _read_plan(P, m, tp), _read_plan(Q, m, tq), _read_plan(S, m, ts)
         opts = {"stream_results": True, "yield_per": 2000}
-        prow = conn.execution_options(**opts).execute(sa.select(*pcols).order_by(tp.c[P.key]))
-        qrows = iter(conn.execution_options(**opts).execute(
-            sa.select(*qcols).order_by(tq.c[Q.parent], tq.c[Q.key])))
-        srows = iter(conn.execution_options(**opts).execute(
-            sa.select(*scols).select_from(ts.join(tq, ts.c[S.parent] == tq.c[Q.key]))
+        prows = _rows(conn.execution_options(**opts).execute(
+            sa.select(tp.c[P.key], *pp.columns).order_by(tp.c[P.key])))
+        qrows = _rows(conn.execution_options(**opts).execute(
+            sa.select(tq.c[Q.parent], tq.c[Q.key], *qp.columns).order_by(tq.c[Q.parent], tq.c[Q.key])))
+        srows = _rows(conn.execution_options(**opts).execute(
+            sa.select(tq.c[Q.parent], ts.c[S.parent], *sp.columns)
+            .select_from(ts.join(tq, ts.c[S.parent] == tq.c[Q.key]))
             .order_by(tq.c[Q.parent], tq.c[Q.key], ts.c[S.key])))
         q = next(qrows, None)
         s = next(srows, None)
-        for row in prow:
+        for row in prows:
             pkey = row[0]
-            pv: dict[str, Any] = dict(P.defaults)
-            for (name, _, conv), v in zip(pplan, row[1:], strict=True):
-                pv[name] = conv(v)
-            patient = Patient(**pv)
+            patient = Patient(**_fields(pp, row, 1))
+            pid = patient.id
             reqs: list[tuple[Request, list[Result]]] = []
             while q is not None and q[0] == pkey:
                 qkey = q[1]
-                qv: dict[str, Any] = dict(Q.defaults)
-                for (name, _, conv), v in zip(qplan, q[2:], strict=True):
-                    qv[name] = conv(v)
-                req = Request(patient_id=patient.id, **qv)
+                req = Request(patient_id=pid, **_fields(qp, q, 2))
+                rid = req.id
                 results: list[Result] = []
                 while s is not None and s[0] == pkey and s[1] == qkey:
-                    sv: dict[str, Any] = dict(S.defaults)
-                    for (name, _, conv), v in zip(splan, s[2:], strict=True):
-                        sv[name] = conv(v)
+                    sv = _fields(sp, s, 2)
                     if sv.get("value_type") is None:
                         sv["value_type"] = "NM"
-                    results.append(Result(request_id=req.id, patient_id=patient.id, **sv))
+                    results.append(Result(request_id=rid, patient_id=pid, **sv))
                     s = next(srows, None)
                 if where is None or where.keep(req):
                     reqs.append((req, results))
@@ -228,26 +264,139 @@ def _read(engine: sa.Engine, m: Mapping, where: SqlFilter | None) -> Iterator[Re
                 yield from results
 
 
-def write_database(url: str, mapping: Mapping, records: Iterable[Record], *, batch: int = 5000) -> int:
-    """Insert grouped records into the mapped tables (which must exist); returns the number of
-    patients written. Integer keys are assigned after the largest key present."""
+# ---------------------------------------------------------------- write
+
+class _Keys:
+    """The key of each row of one table, as it is written: the record id when the key column
+    holds it (for an integer column, an id written as a plain integer), else the next integer
+    after the largest key present or written so far. A key already taken makes the insert fail:
+    nothing is ever overwritten."""
+
+    def __init__(self, t: TableMap, table: sa.Table, largest: Any) -> None:
+        self.from_id = t.fields.get("id") == t.key
+        self.integer = isinstance(table.c[t.key].type, sa.Integer)
+        self.last = _as_int(largest)
+
+    def __call__(self, rid: str) -> Any:
+        if self.from_id:
+            if not self.integer:
+                return rid
+            k = _as_int(rid, None)
+            if k is not None:
+                self.last = max(self.last, k)
+                return k
+        # an id the integer key cannot hold as it is (HPRIM Net numbers results <request>-<n>)
+        self.last += 1
+        return self.last
+
+
+def _as_int(v: Any, default: int | None = 0) -> Any:
+    """``v`` as an int when it is one written canonically (``"12"``, not ``"012"``, ``"1_2"`` nor ``"١"``)."""
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str) and v.isdigit() and v.isascii() and (v[0] != "0" or v == "0"):
+        return int(v)
+    return default
+
+
+Row = tuple[Any, ...]
+
+
+def _getter(names: Sequence[str | int], attr: bool) -> Callable[[Any], Row]:
+    """``attrgetter``/``itemgetter`` of ``names``, always giving a tuple."""
+    if len(names) == 1:
+        one = names[0]
+        return (lambda o: (getattr(o, str(one)),)) if attr else (lambda o: (o[one],))
+    if not names:
+        return lambda o: ()
+    return attrgetter(*(str(n) for n in names)) if attr else itemgetter(*names)
+
+
+@dataclass(frozen=True, slots=True)
+class _WritePlan:
+    """How records of one kind become rows: the mapped fields (the id left out when the key column
+    holds it), their conversions, then the key, the parent key and the patient key columns."""
+
+    table: sa.Table
+    record: str
+    names: tuple[str, ...]
+    get: Callable[[Any], Row]
+    convs: tuple[tuple[int, Callable[[str | None], Any]], ...]
+    columns: list[str]
+
+    def values(self, obj: Patient | Request | Result) -> Row:
+        vals = self.get(obj)
+        if not self.convs:
+            return vals
+        out = list(vals)
+        for i, conv in self.convs:
+            try:
+                out[i] = conv(out[i])
+            except ValueError:
+                # from None: the conversion's own message quotes the value
+                raise FormatError("a value does not convert back with this mapping",
+                                  record=f"{self.record} {obj.id}", field=self.names[i]) from None
+        return tuple(out)
+
+
+def _write_plan(t: TableMap, m: Mapping, table: sa.Table, record: str) -> _WritePlan:
+    items = [(n, c) for n, c in t.fields.items() if not (n == "id" and c == t.key)]
+    names = tuple(n for n, _ in items)
+    convs = tuple((i, _writer_conv(t.convert[n], m.translations)) for i, n in enumerate(names)
+                  if n in t.convert)
+    extra = [c for c in (t.key, t.parent, t.patient_key) if c]
+    return _WritePlan(table, record, names, _getter(names, attr=True), convs, [c for _, c in items] + extra)
+
+
+def _inserter(conn: sa.Connection, table: sa.Table, columns: list[str]) -> Callable[[list[Row]], None]:
+    """An executemany of ``INSERT INTO table (columns)``, compiled by SQLAlchemy for the dialect.
+
+    When no column type processes its values for this driver (text and integers: the usual case),
+    the rows go to the driver's ``executemany`` as they are, about three times faster than Core's
+    per-row parameter processing; otherwise through Core."""
+    stmt = sa.insert(table)
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+    sql = str(compiled)
+    if any(table.c[c].type.bind_processor(conn.dialect) is not None for c in columns):
+        def through_core(rows: list[Row]) -> None:
+            conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
+        return through_core
+    if compiled.positional and compiled.positiontup is not None:
+        order = [columns.index(name) for name in compiled.positiontup]
+        if order == list(range(len(columns))):
+            def in_order(rows: list[Row]) -> None:
+                conn.exec_driver_sql(sql, rows)
+            return in_order
+        pick = _getter(order, attr=False)
+
+        def positional(rows: list[Row]) -> None:
+            conn.exec_driver_sql(sql, list(map(pick, rows)))
+        return positional
+    names = [compiled.escaped_bind_names.get(c, c) for c in columns]
+
+    def named(rows: list[Row]) -> None:
+        conn.exec_driver_sql(sql, [dict(zip(names, r, strict=True)) for r in rows])
+    return named
+
+
+def write_database(url: str, mapping: Mapping, records: Iterable[Record], *, batch: int = 5000,
+                   fresh: bool = False) -> int:
+    """Insert grouped records into the mapped tables (which must exist), in one transaction; returns
+    the number of patients written. Integer keys are assigned after the largest key present.
+
+    Rows go in batches of ``batch`` rows through the driver's ``executemany``; memory holds one
+    batch and one patient. A target that already holds rows gets new ones after them; a key or
+    unique column already taken fails the whole write, which leaves the target as it was.
+
+    ``fresh=True`` says the caller has just created the target for this write: it is refused
+    (:class:`ConfigError`) unless every mapped table is empty, and on SQLite durability is relaxed
+    for this connection (``synchronous=OFF``, a larger page cache), so a crash midway leaves a
+    target to throw away, not to repair."""
+    if batch < 1:
+        raise ConfigError("batch must be at least 1")
     engine = _engine(url)
     m = mapping
     P, Q, S = m.patients, m.requests, m.results
-    wp = {n: _writer_conv(c, m.translations) for n, c in P.convert.items()}
-    wq = {n: _writer_conv(c, m.translations) for n, c in Q.convert.items()}
-    ws = {n: _writer_conv(c, m.translations) for n, c in S.convert.items()}
-
-    def row(obj: Patient | Request | Result, t: TableMap,
-            conv: dict[str, Callable[[str | None], Any]]) -> dict[str, Any]:
-        out = {}
-        for name, col in t.fields.items():
-            if name == "id" and col == t.key:
-                continue
-            v = getattr(obj, name)
-            out[col] = conv[name](v) if name in conv else v
-        return out
-
     n = 0
     try:
         with engine.begin() as conn:
@@ -255,54 +404,50 @@ def write_database(url: str, mapping: Mapping, records: Iterable[Record], *, bat
             tp = sa.Table(P.table, md, autoload_with=conn)
             tq = sa.Table(Q.table, md, autoload_with=conn)
             ts = sa.Table(S.table, md, autoload_with=conn)
-            keys = [conn.execute(sa.select(sa.func.max(t.c[k]))).scalar() or 0
-                    for t, k in ((tp, P.key), (tq, Q.key), (ts, S.key))]
-            pk, qk, sk = (int(k) for k in keys)
-            bp: list[dict[str, Any]] = []
-            bq: list[dict[str, Any]] = []
-            bs: list[dict[str, Any]] = []
-
-            def flush() -> None:
-                for t, b in ((tp, bp), (tq, bq), (ts, bs)):
-                    if b:
-                        conn.execute(sa.insert(t), b)
-                        b.clear()
-
+            if fresh:
+                _prepare_fresh(conn, (tp, tq, ts))
+            kp, kq, ks = (_Keys(t, table, conn.execute(sa.select(sa.func.max(table.c[t.key]))).scalar())
+                          for t, table in ((P, tp), (Q, tq), (S, ts)))
+            wp, wq, ws = _write_plan(P, m, tp, "Patient"), _write_plan(Q, m, tq, "Request"), \
+                _write_plan(S, m, ts, "Result")
+            ins = [_inserter(conn, w.table, w.columns) for w in (wp, wq, ws)]
+            bp: list[Row] = []
+            bq: list[Row] = []
+            bs: list[Row] = []
+            bufs = (bp, bq, bs)
+            with_patient_key = S.patient_key is not None
             for patient, reqs in group_records(records):
                 n += 1
-                pk += 1
-                r = row(patient, P, wp)
-                if P.fields.get("id") != P.key:
-                    r[P.key] = pk
-                else:
-                    pk -= 1
-                bp.append(r)
-                pkey = r.get(P.key, patient.id)
+                pkey = kp(patient.id)
+                bp.append((*wp.values(patient), pkey))
                 for req, results in reqs:
-                    qk += 1
-                    rq = row(req, Q, wq)
-                    if Q.fields.get("id") != Q.key:
-                        rq[Q.key] = qk
-                    assert Q.parent is not None and S.parent is not None
-                    rq[Q.parent] = pkey
-                    bq.append(rq)
-                    qkey = rq.get(Q.key, req.id)
+                    qkey = kq(req.id)
+                    bq.append((*wq.values(req), qkey, pkey))
                     for res in results:
-                        rs = row(res, S, ws)
-                        if S.fields.get("id") == S.key:
-                            rs[S.key] = res.id
+                        if with_patient_key:
+                            bs.append((*ws.values(res), ks(res.id), qkey, pkey))
                         else:
-                            sk += 1
-                            rs[S.key] = sk
-                        rs[S.parent] = qkey
-                        if S.patient_key:
-                            rs[S.patient_key] = pkey
-                        bs.append(rs)
+                            bs.append((*ws.values(res), ks(res.id), qkey))
                 if len(bs) + len(bq) + len(bp) >= batch:
-                    flush()
-            flush()
+                    for insert, buf in zip(ins, bufs, strict=True):
+                        if buf:
+                            insert(buf)
+                            buf.clear()
+            for insert, buf in zip(ins, bufs, strict=True):
+                if buf:
+                    insert(buf)
     except sa.exc.SQLAlchemyError as exc:
         raise FormatError("the records cannot be written with this mapping", file=m.name) from exc
     finally:
         engine.dispose()
     return n
+
+
+def _prepare_fresh(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
+    for table in tables:
+        if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None:
+            raise ConfigError(f"the target table {table.name} already holds rows: a fresh load is refused",
+                              hint="load into an empty database, or without fresh to add to it")
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA synchronous = OFF")
+        conn.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB

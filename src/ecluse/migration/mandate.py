@@ -24,7 +24,9 @@ __all__ = ["Mandate", "Party", "Recipient", "Scope", "load_mandate", "parse_mand
            "sign_mandate", "verify_mandate"]
 
 MIN_APPROVALS: Final = 2
-OUTPUT_FORMATS: Final = ("fhir-ndjson",)
+#: What a recipient may receive: FHIR R4 Bulk NDJSON, or one of the lab formats' writers
+#: (HPRIM Net is read only: it cannot carry every field of a record).
+OUTPUT_FORMATS: Final = ("fhir-ndjson", "hl7v25", "hprim-sante", "csv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,11 @@ def parse_mandate(data: bytes, *, source: str = "mandate") -> Mandate:
     if "Patient" not in types:
         raise MandateError("mandate field 'scope.resource_types' must include Patient",
                            hint="results cannot be migrated without the patient they belong to")
+    lab_formats = sorted({r.format for r in recipients} - {"fhir-ndjson"})
+    if lab_formats and "ServiceRequest" not in types:
+        raise MandateError(f"mandate field 'scope.resource_types' must include ServiceRequest for a recipient "
+                           f"in {', '.join(lab_formats)}",
+                           hint="in HL7 v2.5, HPRIM Santé and CSV a result travels inside its request")
     fields_ = _str_list(sc, "patient_fields", "scope.")
     for f in fields_:
         if f not in PATIENT_FIELD_GROUPS:

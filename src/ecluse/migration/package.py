@@ -1,4 +1,4 @@
-"""The package: encrypted NDJSON streams plus a signed manifest (docs/package-format.md).
+"""The package: encrypted files plus a signed manifest (docs/package-format.md).
 
 ::
 
@@ -8,6 +8,9 @@
                                 comment binds package id, mandate hash and recipients
         Patient.1.ndjson.age    age v1 (X25519) encrypted FHIR R4 Bulk Data NDJSON
         Observation.1.ndjson.age ...
+        hl7v25.1.hl7.age        a lab format (HL7 v2.5, HPRIM Santé, CSV), for the
+        hprim-sante.1.hpr.age   recipients that asked for it: one whole file per part
+        csv.1.csv.age
 """
 
 from __future__ import annotations
@@ -31,16 +34,26 @@ __all__ = ["FORMAT", "MANIFEST", "SIGNATURE", "Manifest", "PackageFile", "check_
 FORMAT: Final = "ecluse-package/v1"
 MANIFEST: Final = "manifest.json"
 SIGNATURE: Final = "manifest.json.minisig"
-_NAME = re.compile(r"^(Patient|ServiceRequest|Specimen|Observation|DiagnosticReport)\.[0-9]{1,4}\.ndjson\.age$")
+_NAME = re.compile(r"^(?:(Patient|ServiceRequest|Specimen|Observation|DiagnosticReport)\.[0-9]{1,4}\.ndjson"
+                   r"|(hl7v25)\.[0-9]{1,4}\.hl7|(hprim-sante)\.[0-9]{1,4}\.hpr|(csv)\.[0-9]{1,4}\.csv)\.age$")
+#: Media type of each output format, for the manifest.
+MEDIA_TYPES: Final = {"fhir-ndjson": "application/fhir+ndjson", "hl7v25": "x-application/hl7-v2+er7",
+                      "hprim-sante": "text/x-hprim-sante", "csv": "text/csv"}
 
 
 @dataclass(frozen=True, slots=True)
 class PackageFile:
+    """One file of a package. ``type`` is the FHIR resource type (``fhir-ndjson``) or the
+    format name (lab formats); ``count`` counts resources, or records (patients, requests
+    and results) in a lab format; ``recipients`` are the age recipients it is encrypted to."""
+
     name: str
     type: str
     count: int
     sha256: str
     size: int
+    format: str = "fhir-ndjson"
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +92,10 @@ def manifest_bytes(*, package_id: str, migration_id: str, mandate_id: str, manda
         "format": FORMAT, "package_id": package_id, "migration_id": migration_id,
         "mandate": {"id": mandate_id, "sha256": mandate_sha256},
         "recipients": list(recipients), "created": created, "expires": expires,
-        "output_format": "application/fhir+ndjson", "encryption": "age-encryption.org/v1 X25519",
-        "scope": scope,
-        "files": [{"name": f.name, "type": f.type, "count": f.count, "sha256": f.sha256, "size": f.size}
-                  for f in files],
+        "output_formats": sorted({MEDIA_TYPES[f.format] for f in files}),
+        "encryption": "age-encryption.org/v1 X25519", "scope": scope,
+        "files": [{"name": f.name, "type": f.type, "count": f.count, "sha256": f.sha256, "size": f.size,
+                   "format": f.format, "recipients": list(f.recipients or recipients)} for f in files],
         "signer": {"email": signer_email, "key_id": signer_key_id},
     }
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
@@ -131,7 +144,9 @@ def load_manifest(package_dir: Path, sender_keys: list[minisign.PublicKey]) -> M
     try:
         doc = orjson.loads(data)
         files = tuple(PackageFile(name=f["name"], type=f["type"], count=int(f["count"]),
-                                  sha256=f["sha256"], size=int(f["size"])) for f in doc["files"])
+                                  sha256=f["sha256"], size=int(f["size"]), format=f.get("format", "fhir-ndjson"),
+                                  recipients=tuple(f.get("recipients", doc["recipients"])))
+                      for f in doc["files"])
         manifest = Manifest(
             package_id=doc["package_id"], migration_id=doc["migration_id"],
             mandate_id=doc["mandate"]["id"], mandate_sha256=doc["mandate"]["sha256"],
@@ -145,8 +160,14 @@ def load_manifest(package_dir: Path, sender_keys: list[minisign.PublicKey]) -> M
     if comment != package_comment(manifest.package_id, manifest.mandate_sha256, manifest.recipients):
         raise _bad(f"{package_dir.name}: the signed trusted comment does not match the manifest")
     for f in files:
-        if not _NAME.match(f.name) or not f.name.startswith(f.type + "."):
+        match = _NAME.match(f.name)
+        if not match or not f.name.startswith(f.type + ".") or \
+                (f.format == "fhir-ndjson") != (match.group(1) is not None) or \
+                (f.format != "fhir-ndjson" and f.format != f.type):
             raise _bad(f"{package_dir.name}: the manifest lists an invalid file name")
+        if not f.recipients or not set(f.recipients) <= set(manifest.recipients):
+            raise _bad(f"{package_dir.name}: a file of the manifest is encrypted to a recipient the "
+                       f"package does not name")
     return manifest
 
 

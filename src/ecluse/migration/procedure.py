@@ -29,9 +29,9 @@ from ecluse.errors import (
     ScopeError,
     SignatureError,
 )
-from ecluse.legacy import reader
+from ecluse.legacy.reader import Counts, LegacyQuery
 from ecluse.migration import states
-from ecluse.migration.export import export_streams
+from ecluse.migration.export import Output, export_streams
 from ecluse.migration.mandate import Mandate, read_mandate_file, verify_mandate
 from ecluse.migration.package import (
     MANIFEST,
@@ -43,6 +43,8 @@ from ecluse.migration.package import (
     sha256_file,
 )
 from ecluse.migration.receive import receipt_comment
+from ecluse.migration.scope import query_of
+from ecluse.migration.sources import SourceSpec, describe, open_source, spec_for
 from ecluse.migration.workspace import Actor, Workspace
 from ecluse.store import StoredMigration
 
@@ -53,6 +55,7 @@ __all__ = [
     "close",
     "export",
     "load_migration",
+    "outputs_of",
     "plan",
     "purge_expired",
     "record_receipt",
@@ -73,6 +76,15 @@ def _signed(actor: Actor, step: str, migration: str, now: datetime, **extra: Any
     # the key was found through the registered public key: check the pair before trusting it
     minisign.verify(minisign.PublicKey.from_text(actor.person.public_key), st, sig)
     return st.decode(), sig
+
+
+def new_id(prefix: str, nbytes: int) -> str:
+    """A random id, hex, with at least one letter: an all-digit id can look like a phone number or
+    a NIR, and the audit log refuses those (``ecluse.audit.processors``)."""
+    while True:
+        tail = secrets.token_hex(nbytes)
+        if not tail.isdigit():
+            return prefix + tail
 
 
 def _require_role(actor: Actor, roles: tuple[str, ...], step: str) -> None:
@@ -108,23 +120,28 @@ def _controller_key(ws: Workspace, data: bytes) -> minisign.PublicKey:
 
 # --- plan ----------------------------------------------------------------------------------
 
-def plan(ws: Workspace, mandate_path: Path, source: Path, actor: Actor, *, now: datetime) -> StoredMigration:
-    """Register a migration from a signed mandate (state: planned)."""
+def plan(ws: Workspace, mandate_path: Path, source: Path | SourceSpec, actor: Actor, *,
+         now: datetime) -> StoredMigration:
+    """Register a migration from a signed mandate (state: planned).
+
+    ``source`` is a synthetic LIS path, or a :class:`SourceSpec` from
+    :func:`ecluse.migration.sources.spec_for` (lab-format files, any SQL database)."""
     _require_role(actor, ("operator",), "plan a migration")
     data, sig = read_mandate_file(mandate_path)
     mandate = verify_mandate(data, sig, _controller_key(ws, data), now=now, source=mandate_path.name)
-    reader.connect(source).close()
-    mig_id = "MIG-" + secrets.token_hex(5)
+    spec = source if isinstance(source, SourceSpec) else spec_for(path=source)
+    mig_id = new_id("MIG-", 5)
     st, sg = _signed(actor, "plan", mig_id, now, mandate_sha256=mandate.sha256)
     m = StoredMigration(id=mig_id, mandate_id=mandate.id, mandate_sha256=mandate.sha256,
-                        mandate_toml=mandate.text, mandate_sig=sig or "", source=str(source.resolve()),
+                        mandate_toml=mandate.text, mandate_sig=sig or "", source=spec.stored(),
                         state="planned", expires_at=mandate.expires.isoformat(),
                         created_at=now.isoformat(), created_by=actor.person.id, package_id=None,
                         exported_by=None)
     ws.store.add_migration_planned(m, actor=actor.person.id, at=now, statement=st, signature=sg)
     ws.record(actor.person.email, "migration.plan",
               objects={"migration": mig_id, "mandate": mandate.id, "mandate_sha256": mandate.sha256},
-              details={"statement_sha256": hashlib.sha256(st.encode()).hexdigest()}, now=now)
+              details={"statement_sha256": hashlib.sha256(st.encode()).hexdigest(),
+                       **{f"source_{k}": v for k, v in describe(spec).items()}}, now=now)
     return m
 
 
@@ -168,15 +185,19 @@ class ExportSummary:
     bytes: int
 
 
-def scope_query(mandate: Mandate) -> reader.LegacyQuery:
-    s = mandate.scope
-    return reader.LegacyQuery(sites=s.sites, period_start=s.period_start.isoformat(),
-                              period_end=s.period_end.isoformat(), patient_fields=s.patient_fields,
-                              categories=s.sensitive_categories, comments=s.free_text,
-                              results="Observation" in s.resource_types)
+def scope_query(mandate: Mandate) -> LegacyQuery:
+    return query_of(mandate.scope)
 
 
-def check_ceiling(mandate: Mandate, counts: reader.Counts) -> int:
+def outputs_of(mandate: Mandate) -> tuple[Output, ...]:
+    """One output per format the recipients ask for, encrypted to those recipients only."""
+    by_format: dict[str, list[str]] = {}
+    for r in mandate.recipients:
+        by_format.setdefault(r.format, []).append(r.age_recipient)
+    return tuple(Output(fmt, tuple(keys)) for fmt, keys in by_format.items())
+
+
+def check_ceiling(mandate: Mandate, counts: Counts) -> int:
     types = mandate.scope.resource_types
     resources = (counts.patients + counts.requests * sum(t in types for t in
                                                          ("ServiceRequest", "Specimen", "DiagnosticReport"))
@@ -203,17 +224,13 @@ def export(ws: Workspace, migration_id: str, actor: Actor, *, now: datetime,
                             hint="the export is run by an operator who did not approve (four-eyes rule)")
     mandate = _mandate_of(ws, m, now)
     query = scope_query(mandate)
-    source = Path(m.source)
-    conn = reader.connect(source)
-    try:
-        counts = reader.count(conn, query)
-    finally:
-        conn.close()
+    spec = SourceSpec.from_stored(m.source)
+    counts = open_source(spec).count(query)
     check_ceiling(mandate, counts)
-    package_id = "PKG-" + secrets.token_hex(8)
+    package_id = new_id("PKG-", 8)
     tmp = ws.staging / f".partial-{package_id}"
     recipients = [r.age_recipient for r in mandate.recipients]
-    result = export_streams(source, query, tmp, recipients=recipients, types=mandate.scope.resource_types,
+    result = export_streams(spec, query, tmp, outputs=outputs_of(mandate), types=mandate.scope.resource_types,
                             workers=ws.settings.export_workers, total_patients=counts.patients,
                             progress=progress)
     try:
@@ -296,20 +313,35 @@ def record_receipt(ws: Workspace, migration_id: str, receipt_path: Path, *, now:
         raise ReceiptError("the receipt does not match the package manifest that was sent",
                            hint="ask the recipient for a receipt of this exact package")
     manifest = orjson.loads(Path(pkg["path"], MANIFEST).read_bytes())
-    sent = {f["name"]: f["sha256"] for f in manifest["files"]}
+    # Each recipient receives (and acknowledges) the files of its own format.
+    keys = {r.age_recipient for r in mandate.recipients if r.email == person.email}
+    sent = {f["name"]: f["sha256"] for f in manifest["files"]
+            if keys & set(f.get("recipients", manifest["recipients"]))}
     got = {f["name"]: f["sha256"] for f in doc.get("files", [])}
     if sent != got:
         raise ReceiptError("the receipt's file hashes differ from the package that was sent",
                            hint="the recipient did not receive this package intact; re-send it")
-    keep = ws.receipts_dir / f"{package_id}.receipt.json"
+    keep = ws.receipts_dir / f"{package_id}.{person.id}.receipt.json"
+    if keep.exists():
+        raise ReceiptError(f"{person.email}'s receipt for {package_id} is already recorded",
+                           hint="each recipient's receipt is recorded once")
     keep.write_bytes(data)
     keep.with_name(keep.name + ".minisig").write_text(sig)
-    ws.store.transition(migration_id, expect="exported", to="received", actor=person.id, at=now,
-                        statement=data.decode(), signature=sig)
+    covered = {f["name"] for r in _receipts(ws, package_id) for f in orjson.loads(r.read_bytes())["files"]}
+    missing = {f["name"] for f in manifest["files"]} - covered
     ws.record(person.email, "package.receipt",
               objects={"migration": migration_id, "package": package_id},
-              details={"receipt_sha256": hashlib.sha256(data).hexdigest()}, now=now)
+              details={"receipt_sha256": hashlib.sha256(data).hexdigest(), "files": len(got),
+                       "files_not_yet_received": len(missing)}, now=now)
+    if not missing:
+        ws.store.transition(migration_id, expect="exported", to="received", actor=person.id, at=now,
+                            statement=data.decode(), signature=sig)
     return str(package_id)
+
+
+def _receipts(ws: Workspace, package_id: str) -> list[Path]:
+    """The receipts recorded for a package, one per receiving person."""
+    return sorted(ws.receipts_dir.glob(f"{package_id}.*receipt.json"))
 
 
 # --- deletion, close, expiry -----------------------------------------------------------------
@@ -362,30 +394,25 @@ def _residual_scan(ws: Workspace, names: list[str], *, exclude: Path | None = No
     paths = ([ws.staging] if exclude is None else
              [p for p in ws.staging.iterdir() if p.resolve() != exclude.resolve()])
     report = scan_paths(paths, min_confidence=ws.settings.residual_min_confidence, extra_terms=names)
-    findings = [f for f in report.findings if f.confidence >= ws.settings.residual_min_confidence]
+    floor = ws.settings.residual_min_confidence
     return {"files_scanned": report.files_scanned, "protected_files": len(report.protected_files),
-            "findings": len(findings), "names_checked": len(names),
-            "kinds": sorted({f.kind for f in findings})}
+            "findings": report.count(floor), "names_checked": len(names),
+            "kinds": sorted(report.counts_by_kind(floor))}
 
 
-def _sample_names(source: Path, limit: int = 2000) -> list[str]:
+def _sample_names(stored_source: str, limit: int = 2000) -> list[str]:
     """Up to ``limit`` birth names of the source's patients, for the residual scan (never logged)."""
     try:
-        conn = reader.connect(source)
+        names = open_source(SourceSpec.from_stored(stored_source)).sample_names(limit * 2)
     except Exception:  # the source may be gone after a migration: scan for NIRs only
         return []
-    try:
-        rows = conn.execute("SELECT birth_name FROM patients WHERE birth_name IS NOT NULL "
-                            "AND length(birth_name) >= 4 LIMIT ?", (limit,)).fetchall()
-    finally:
-        conn.close()
-    return sorted({r[0] for r in rows})
+    return sorted({n for n in names if len(n) >= 4})[:limit]
 
 
 def _certificate(ws: Workspace, m: StoredMigration, *, reason: str, deleted: list[dict[str, Any]],
                  residual: dict[str, Any], by: str, now: datetime,
-                 receipt_sha256: str | None = None) -> Path:
-    cert_id = "CERT-" + secrets.token_hex(6)
+                 receipts: list[str] | None = None) -> Path:
+    cert_id = new_id("CERT-", 6)
     ws.record(by, "package.delete",
               objects={"migration": m.id, "package": m.package_id or "none", "certificate": cert_id},
               details={"reason": reason, "files": len(deleted), "residual_findings": residual["findings"]},
@@ -395,7 +422,8 @@ def _certificate(ws: Workspace, m: StoredMigration, *, reason: str, deleted: lis
         "format": "ecluse-deletion-certificate/v1", "certificate_id": cert_id, "reason": reason,
         "migration_id": m.id, "mandate": {"id": m.mandate_id, "sha256": m.mandate_sha256},
         "package_id": m.package_id, "deleted_files": deleted, "deleted_at": now.isoformat(),
-        "receipt_sha256": receipt_sha256, "residual_scan": residual,
+        "receipt_sha256": receipts[0] if receipts else None, "receipts_sha256": receipts or [],
+        "residual_scan": residual,
         "audit_checkpoint": cp.note, "issued_by": {"workspace": ws.note_signer.name,
                                                    "key_id": ws.cert_public_key.key_id_hex},
     }
@@ -424,7 +452,7 @@ def _check_staged(ws: Workspace, m: StoredMigration, actor: Actor, now: datetime
         check_files(pdir, manifest)
     except PackageError as exc:
         deleted = _delete_package(ws, m, now)
-        residual = _residual_scan(ws, _sample_names(Path(m.source)))
+        residual = _residual_scan(ws, _sample_names(m.source))
         cert = _certificate(ws, m, reason="failed", deleted=deleted, residual=residual,
                             by=actor.person.email, now=now)
         st, sg = _signed(actor, "fail", m.id, now, reason="staged package integrity")
@@ -451,11 +479,10 @@ def close(ws: Workspace, migration_id: str, actor: Actor, *, now: datetime) -> P
     m = load_migration(ws, migration_id)
     states.check_step("close", m.state)
     assert m.package_id is not None
-    receipt = ws.receipts_dir / f"{m.package_id}.receipt.json"
-    receipt_sha = sha256_file(receipt) if receipt.is_file() else None
+    receipts = [sha256_file(r) for r in _receipts(ws, m.package_id)]
     _check_staged(ws, m, actor, now)
     pkg = ws.store.package(m.package_id)
-    names = _sample_names(Path(m.source))  # read once, for the scans before and after deletion
+    names = _sample_names(m.source)  # read once, for the scans before and after deletion
     before = _residual_scan(ws, names, exclude=Path(pkg["path"]) if pkg else None)
     if before["findings"]:  # plaintext beside the package: nothing is deleted until it is dealt with
         raise PackageError(f"the staging area holds {before['findings']} likely patient-data findings "
@@ -474,7 +501,7 @@ def close(ws: Workspace, migration_id: str, actor: Actor, *, now: datetime) -> P
     ws.record(actor.person.email, "migration.state", objects={"migration": migration_id},
               details={"from": "received", "to": "closed"}, now=now)
     return _certificate(ws, m, reason="closed", deleted=deleted, residual=residual, by=actor.person.email,
-                        now=now, receipt_sha256=receipt_sha)
+                        now=now, receipts=receipts)
 
 
 def purge_expired(ws: Workspace, *, now: datetime) -> list[Path]:
@@ -484,7 +511,7 @@ def purge_expired(ws: Workspace, *, now: datetime) -> list[Path]:
         if datetime.fromisoformat(m.expires_at) > now:
             continue
         deleted = _delete_package(ws, m, now)
-        residual = _residual_scan(ws, _sample_names(Path(m.source)))
+        residual = _residual_scan(ws, _sample_names(m.source))
         cert = _certificate(ws, m, reason="expired", deleted=deleted, residual=residual, by="system", now=now)
         statement = orjson.dumps({"step": "expire", "migration": m.id, "at": now.isoformat()}).decode()
         sig = minisign.sign(ws.cert_key, statement.encode(), trusted_comment=f"ecluse-step expire migration={m.id}")

@@ -30,8 +30,11 @@ from ecluse.errors import (
     PackageError,
 )
 from ecluse.formats import fhir
+from ecluse.formats.codec import Record, get_codec
 from ecluse.formats.records import Patient, Request, Result
 from ecluse.migration.package import Manifest, PackageFile, check_files, load_manifest
+
+FHIR_NDJSON = "fhir-ndjson"
 
 __all__ = ["ReceiveResult", "receipt_comment", "receive_package", "write_receipt"]
 
@@ -44,6 +47,8 @@ class ReceiveResult:
     counts: dict[str, int]
     target: Path
     seconds: float
+    #: the files of the package encrypted to this recipient (the ones imported)
+    files: tuple[PackageFile, ...] = ()
 
 
 def _iter_lines(package_dir: Path, pf: PackageFile, identities: list[str]) -> Iterator[tuple[int, bytes]]:
@@ -63,7 +68,9 @@ def _iter_lines(package_dir: Path, pf: PackageFile, identities: list[str]) -> It
 
 
 def _check_file_to(package_dir: str, pf: PackageFile, identities: list[str], out: str | None) -> int:
-    """Decrypt and validate one file; write its lines to ``out`` (inside the target) if given."""
+    """Decrypt and validate one file; write its plaintext to ``out`` (inside the target) if given."""
+    if pf.format != FHIR_NDJSON:
+        return _check_lab_file_to(package_dir, pf, identities, out)
     pdir = Path(package_dir)
     name = pf.name.removesuffix(".age")
     count = 0
@@ -85,10 +92,42 @@ def _check_file_to(package_dir: str, pf: PackageFile, identities: list[str], out
     finally:
         if sink is not None:
             sink.close()
-    if count != pf.count:
-        raise PackageError(f"{name}: holds {count} resources, the manifest says {pf.count}",
-                           hint="the package is inconsistent; ask the sender to export again")
+    _check_count(name, count, pf)
     return count
+
+
+def _check_count(name: str, count: int, pf: PackageFile) -> None:
+    if count != pf.count:
+        what = "resources" if pf.format == FHIR_NDJSON else "records"
+        raise PackageError(f"{name}: holds {count} {what}, the manifest says {pf.count}",
+                           hint="the package is inconsistent; ask the sender to export again")
+
+
+def _lab_data(package_dir: Path, pf: PackageFile, identities: list[str]) -> bytes:
+    """The plaintext of one lab-format file (the codecs parse whole files; memory: one part)."""
+    with (package_dir / pf.name).open("rb") as raw, age.open_decrypt(raw, identities) as dec:
+        return b"".join(dec.iter_chunks())
+
+
+def _lab_records(data: bytes, pf: PackageFile) -> Iterator[Record]:
+    """The records of one lab-format file, parsed with the format's strict reader; the count is
+    checked against the manifest when the file is exhausted."""
+    name = pf.name.removesuffix(".age")
+    n = 0
+    for rec in get_codec(pf.format).read(data, filename=name):
+        n += 1
+        yield rec
+    _check_count(name, n, pf)
+
+
+def _check_lab_file_to(package_dir: str, pf: PackageFile, identities: list[str], out: str | None) -> int:
+    data = _lab_data(Path(package_dir), pf, identities)
+    for _ in _lab_records(data, pf):
+        pass
+    if out is not None:
+        with open(out, "xb") as sink:
+            sink.write(data)
+    return pf.count
 
 
 Advance = Callable[[int, int], None]
@@ -134,8 +173,14 @@ def receive_package(package_dir: Path, *, identities: list[str], sender_keys: li
     check_files(package_dir, manifest)
     if progress:
         progress("file hashes and sizes verified")
-    # Wrong key: fail before any plaintext is produced.
-    for pf in manifest.files[:1]:
+    # Only the files encrypted to this recipient (each format goes to the recipients that asked
+    # for it). Wrong key: fail before any plaintext is produced.
+    mine = {age.recipient_of(i) for i in identities}
+    files = tuple(f for f in manifest.files if mine & set(f.recipients))
+    if not files:
+        raise NoIdentityMatchError(f"package {manifest.package_id} is not encrypted to the given identity",
+                                   hint="use the age identity whose recipient the mandate names")
+    for pf in files[:1]:
         with (package_dir / pf.name).open("rb") as raw:
             try:
                 age.open_decrypt(raw, identities).close()
@@ -146,22 +191,23 @@ def receive_package(package_dir: Path, *, identities: list[str], sender_keys: li
     is_db = target.suffix in (".db", ".sqlite", ".sqlite3")
     try:
         if is_db:
-            counts = _import_sqlite(package_dir, manifest, identities, target)
+            counts = _import_sqlite(package_dir, manifest, files, identities, target)
         else:
-            counts = _import_directory(package_dir, manifest, identities, target, workers, advance)
+            counts = _import_directory(package_dir, manifest, files, identities, target, workers, advance)
     except DecryptionError as exc:
         raise PackageError(f"package {manifest.package_id}: a file cannot be decrypted: it was altered "
                            f"or truncated after signing, or the signature check was bypassed",
                            hint="nothing was imported; ask the sender to export again") from exc
     if progress:
         progress("decrypted, validated and imported")
-    return ReceiveResult(manifest, counts, target, time.perf_counter() - start)
+    return ReceiveResult(manifest, counts, target, time.perf_counter() - start, files)
 
 
 # --- FHIR NDJSON directory ---------------------------------------------------------------
 
-def _import_directory(package_dir: Path, manifest: Manifest, identities: list[str], target: Path,
-                      workers: int, advance: Advance | None = None) -> dict[str, int]:
+def _import_directory(package_dir: Path, manifest: Manifest, files: tuple[PackageFile, ...],
+                      identities: list[str], target: Path, workers: int,
+                      advance: Advance | None = None) -> dict[str, int]:
     target.mkdir(parents=True, exist_ok=True)
     final = target / manifest.package_id
     if final.exists():
@@ -172,17 +218,19 @@ def _import_directory(package_dir: Path, manifest: Manifest, identities: list[st
     tmp.mkdir(mode=0o700)
     try:
         tasks = [(str(package_dir), pf, identities, str(tmp / pf.name.removesuffix(".age")))
-                 for pf in manifest.files]
+                 for pf in files]
         got = _run_parallel(tasks, workers, advance)
         counts: dict[str, int] = {}
-        for pf, n in zip(manifest.files, got, strict=True):
+        for pf, n in zip(files, got, strict=True):
             counts[pf.type] = counts.get(pf.type, 0) + n
         bulk = {
             "transactionTime": manifest.created,
             "request": f"ecluse:package/{manifest.package_id}",
             "requiresAccessToken": False,
             "output": [{"type": pf.type, "url": pf.name.removesuffix(".age"), "count": pf.count}
-                       for pf in manifest.files],
+                       for pf in files if pf.format == FHIR_NDJSON],
+            "ecluse_lab_files": [{"format": pf.format, "url": pf.name.removesuffix(".age"), "records": pf.count}
+                                 for pf in files if pf.format != FHIR_NDJSON],
             "error": [],
         }
         (tmp / "manifest.json").write_bytes(orjson.dumps(bulk, option=orjson.OPT_INDENT_2))
@@ -225,11 +273,11 @@ def _insert(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]], p
                                   "'SELECT * FROM ecluse_imports'") from exc
 
 
-def _stream(package_dir: Path, manifest: Manifest, identities: list[str], rtype: str,
+def _stream(package_dir: Path, files: tuple[PackageFile, ...], identities: list[str], rtype: str,
             counts: dict[str, int]) -> Iterator[dict[str, Any]]:
     """Every resource of one type, parsed and validated, file by file; counts checked per file."""
-    for pf in manifest.files:
-        if pf.type != rtype:
+    for pf in files:
+        if pf.type != rtype or pf.format != FHIR_NDJSON:
             continue
         name = pf.name.removesuffix(".age")
         n = 0
@@ -244,8 +292,8 @@ def _stream(package_dir: Path, manifest: Manifest, identities: list[str], rtype:
         counts[rtype] = counts.get(rtype, 0) + n
 
 
-def _import_sqlite(package_dir: Path, manifest: Manifest, identities: list[str],
-                   target: Path) -> dict[str, int]:
+def _import_sqlite(package_dir: Path, manifest: Manifest, files: tuple[PackageFile, ...],
+                   identities: list[str], target: Path) -> dict[str, int]:
     """Stream the package into the target in one transaction, in batches (memory stays flat).
 
     Requests are inserted from the ServiceRequests, then completed from the Specimens and
@@ -263,14 +311,14 @@ def _import_sqlite(package_dir: Path, manifest: Manifest, identities: list[str],
                                       hint="a package is imported once; nothing was changed")
         counts: dict[str, int] = {}
         rows: list[tuple[Any, ...]] = []
-        for res in _stream(package_dir, manifest, identities, "Patient", counts):
+        for res in _stream(package_dir, files, identities, "Patient", counts):
             rows.append(astuple(fhir.record_from_patient(res)))
             if len(rows) >= batch:
                 _insert(conn, "patients", rows, pid)
                 rows.clear()
         _insert(conn, "patients", rows, pid)
         rows.clear()
-        for res in _stream(package_dir, manifest, identities, "ServiceRequest", counts):
+        for res in _stream(package_dir, files, identities, "ServiceRequest", counts):
             rows.append(astuple(fhir.record_from_service_request(res, None, None)))
             if len(rows) >= batch:
                 _insert(conn, "requests", rows, pid)
@@ -278,7 +326,7 @@ def _import_sqlite(package_dir: Path, manifest: Manifest, identities: list[str],
         _insert(conn, "requests", rows, pid)
         rows.clear()
         updates: list[tuple[Any, ...]] = []
-        for res in _stream(package_dir, manifest, identities, "Specimen", counts):
+        for res in _stream(package_dir, files, identities, "Specimen", counts):
             r = fhir.record_from_service_request({"id": res["id"]}, res, None)
             updates.append((r.specimen_type, r.received_at, r.id))
             if len(updates) >= batch:
@@ -286,18 +334,19 @@ def _import_sqlite(package_dir: Path, manifest: Manifest, identities: list[str],
                 updates.clear()
         conn.executemany("UPDATE requests SET specimen_type = ?, received_at = ? WHERE id = ?", updates)
         updates.clear()
-        for res in _stream(package_dir, manifest, identities, "DiagnosticReport", counts):
+        for res in _stream(package_dir, files, identities, "DiagnosticReport", counts):
             updates.append((res.get("status"), res["id"]))
             if len(updates) >= batch:
                 conn.executemany("UPDATE requests SET status = ? WHERE id = ?", updates)
                 updates.clear()
         conn.executemany("UPDATE requests SET status = ? WHERE id = ?", updates)
-        for res in _stream(package_dir, manifest, identities, "Observation", counts):
+        for res in _stream(package_dir, files, identities, "Observation", counts):
             rows.append(astuple(fhir.record_from_observation(res)))
             if len(rows) >= batch:
                 _insert(conn, "results", rows, pid)
                 rows.clear()
         _insert(conn, "results", rows, pid)
+        _import_lab_files(conn, package_dir, files, identities, pid, counts, batch)
         conn.execute("INSERT INTO ecluse_imports VALUES (?, ?, datetime('now'), ?)",
                      (pid, manifest.sha256, orjson.dumps(counts).decode()))
         conn.execute("COMMIT")
@@ -308,6 +357,27 @@ def _import_sqlite(package_dir: Path, manifest: Manifest, identities: list[str],
         raise
     finally:
         conn.close()
+
+
+def _import_lab_files(conn: sqlite3.Connection, package_dir: Path, files: tuple[PackageFile, ...],
+                      identities: list[str], pid: str, counts: dict[str, int], batch: int) -> None:
+    """The records of every lab-format file, into the same three tables."""
+    tables = {Patient: "patients", Request: "requests", Result: "results"}
+    for pf in files:
+        if pf.format == FHIR_NDJSON:
+            continue
+        n = 0
+        pending: dict[str, list[tuple[Any, ...]]] = {t: [] for t in tables.values()}
+        for rec in _lab_records(_lab_data(package_dir, pf, identities), pf):
+            n += 1
+            table = tables[type(rec)]
+            pending[table].append(astuple(rec))
+            if len(pending[table]) >= batch:
+                _insert(conn, table, pending[table], pid)
+                pending[table].clear()
+        for table, rows in pending.items():  # patients before requests before results
+            _insert(conn, table, rows, pid)
+        counts[pf.type] = counts.get(pf.type, 0) + n
 
 
 # --- receipt -------------------------------------------------------------------------------
@@ -323,7 +393,7 @@ def write_receipt(result: ReceiveResult, signer: minisign.SecretKey, *, signer_e
     doc = {
         "format": RECEIPT_FORMAT, "package_id": m.package_id, "migration_id": m.migration_id,
         "manifest_sha256": m.sha256, "mandate_sha256": m.mandate_sha256,
-        "files": [{"name": f.name, "sha256": f.sha256, "count": f.count} for f in m.files],
+        "files": [{"name": f.name, "sha256": f.sha256, "count": f.count} for f in (result.files or m.files)],
         "counts": result.counts, "received_at": now.isoformat(),
         "receiver": {"email": signer_email, "key_id": signer.public_key().key_id_hex},
     }

@@ -1,8 +1,12 @@
-"""A mandate's scope applied to records, whatever the format they come from.
+"""A mandate's scope applied to records, whatever the format or database they come from.
 
-The legacy-database path applies the scope in SQL (``ecluse.legacy.reader``); this module
-applies the same rules to a stream of records read from a file (HPRIM, HL7, CSV), for
-``ecluse convert``: sites, collection period, patient fields, free text, sensitive categories.
+The synthetic LIS applies the scope in SQL (``ecluse.legacy.reader``); every other source (an
+HL7, HPRIM or CSV file, a foreign SQL database read through a mapping) hands over patient
+groups that pass through :func:`scope_groups` here: sites, collection period, patient fields,
+free text, sensitive categories, results or not. Both paths decide a result's category the
+same way: the category it carries, else the one its LOINC code or label reveals
+(:mod:`ecluse.formats.categories`), so that an HIV serology read from another lab's archive,
+which carries no category, is left out unless the mandate names ``hiv``.
 A patient with no request left in scope is not passed on.
 """
 
@@ -11,25 +15,62 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from ecluse.formats.categories import category_of
 from ecluse.formats.records import Patient, Request, Result, minimise_patient
+from ecluse.legacy.reader import Group, LegacyQuery
 from ecluse.migration.mandate import Scope
 
-__all__ = ["apply_scope", "in_scope"]
+__all__ = ["apply_scope", "flatten", "groups_of", "in_scope", "query_of", "result_allowed", "scope_groups"]
 
 Record = Patient | Request | Result
-_Group = tuple[Patient, list[tuple[Request, list[Result]]]]
 
 
-def in_scope(request: Request, scope: Scope) -> bool:
+def query_of(scope: Scope) -> LegacyQuery:
+    """The mandate's scope as the query every source applies."""
+    return LegacyQuery(sites=scope.sites, period_start=scope.period_start.isoformat(),
+                       period_end=scope.period_end.isoformat(), patient_fields=scope.patient_fields,
+                       categories=scope.sensitive_categories, comments=scope.free_text,
+                       results="Observation" in scope.resource_types)
+
+
+def in_scope(request: Request, q: LegacyQuery) -> bool:
     """A request is in scope when its site is named and its collection date is in the period."""
-    if request.site_finess not in scope.sites or not request.collected_at:
+    if request.site_finess not in q.sites or not request.collected_at:
         return False
     day = request.collected_at[:10]
-    return scope.period_start.isoformat() <= day <= scope.period_end.isoformat()
+    return q.period_start <= day <= q.period_end
 
 
-def _groups(records: Iterable[Record]) -> Iterator[_Group]:
-    current: _Group | None = None
+def result_allowed(result: Result, q: LegacyQuery) -> bool:
+    """A result goes when its category (carried, or revealed by its code or label) is allowed."""
+    cat = category_of(result.category, result.loinc, result.label)
+    return cat is None or cat in q.categories
+
+
+def scope_groups(groups: Iterable[Group], q: LegacyQuery) -> Iterator[Group]:
+    """Only what ``q`` allows of each patient group; patients with no request left are dropped."""
+    comments = q.comments
+    for patient, requests in groups:
+        kept: list[tuple[Request, list[Result]]] = []
+        for req, results in requests:
+            if not in_scope(req, q):
+                continue
+            if not comments and req.comment is not None:
+                req = replace(req, comment=None)
+            out: list[Result] = []
+            if q.results:
+                for res in results:
+                    if not result_allowed(res, q):
+                        continue
+                    out.append(res if comments or res.comment is None else replace(res, comment=None))
+            kept.append((req, out))
+        if kept:
+            yield minimise_patient(patient, q.patient_fields, comments=comments), kept
+
+
+def groups_of(records: Iterable[Record]) -> Iterator[Group]:
+    """Group a record stream (grouped order); records before any patient are dropped."""
+    current: Group | None = None
     last: tuple[Request, list[Result]] | None = None
     for rec in records:
         if isinstance(rec, Patient):
@@ -47,19 +88,15 @@ def _groups(records: Iterable[Record]) -> Iterator[_Group]:
         yield current
 
 
+def flatten(groups: Iterable[Group]) -> Iterator[Record]:
+    """Patient groups back to the grouped record order the writers expect."""
+    for patient, requests in groups:
+        yield patient
+        for req, results in requests:
+            yield req
+            yield from results
+
+
 def apply_scope(records: Iterable[Record], scope: Scope) -> Iterator[Record]:
     """Yield only what ``scope`` allows, in the grouped order the writers expect."""
-    comments = scope.free_text
-    for patient, requests in _groups(records):
-        kept = [(r, res) for r, res in requests if in_scope(r, scope)]
-        if not kept:
-            continue
-        yield minimise_patient(patient, scope.patient_fields, comments=comments)
-        for req, results in kept:
-            yield req if comments else replace(req, comment=None)
-            if "Observation" not in scope.resource_types:
-                continue
-            for res in results:
-                if res.category is not None and res.category not in scope.sensitive_categories:
-                    continue
-                yield res if comments else replace(res, comment=None)
+    return flatten(scope_groups(groups_of(records), query_of(scope)))

@@ -32,7 +32,7 @@ from ecluse.scan._lexicon import (
     SENSITIVE_LOINC,
 )
 
-__all__ = ["Detector", "Hit", "nir_key_ok", "strip_accents"]
+__all__ = ["Detector", "Hit", "nir_key_ok", "strip_accents", "table_needs_whole_text"]
 
 IDENTITY_KINDS = frozenset({"nir", "ins", "vitale", "birth_date", "listed_term", "email", "phone_fr"})
 
@@ -182,6 +182,10 @@ def _norm_label(text: str) -> str:
     return strip_accents(text.lower()).replace("_", " ").replace("-", " ")
 
 
+#: ``_LABEL_END`` searched in a label's tail (see ``Detector._label``) -> the normalised label.
+_LABELS: dict[str, str | None] = {}
+
+
 # --------------------------------------------------------------------------------------- patterns
 _SEP = r"[ .\-]?"
 # The lookbehind sits after the first character so the engine keeps its fast first-character skip.
@@ -269,10 +273,19 @@ LOINC_RE = re.compile(
 )
 _CLIN_WORDS = _words_regex([t.lower() for t in CLINICAL_TERMS])
 _CLIN_GATE = _Gate.of([t.lower() for t in CLINICAL_TERMS])
-_PW_START = _words_regex(
-    ["password", "passwd", "pwd", "mot_de_passe", "mot de passe", "motdepasse", "mdp", "pass", "mot_passe", "motpasse"],
-    whole=False,
+_PW_WORDS = (
+    "password",
+    "passwd",
+    "pwd",
+    "mot_de_passe",
+    "mot de passe",
+    "motdepasse",
+    "mdp",
+    "pass",
+    "mot_passe",
+    "motpasse",
 )
+_PW_START = _words_regex(_PW_WORDS, whole=False)
 _PW_TAIL = re.compile(r"[\w\-]*(?:\"\s*:\s*\"([^\"\n]*)\"|>([^<\n]*)</|\s*[:=]\s*(?!\s)['\"]?([^\s'\",;&<>]+))")
 _CLIN_LOOKUP = {strip_accents(k).lower(): v for k, v in CLINICAL_TERMS.items()}
 _HASHED = re.compile(
@@ -334,24 +347,71 @@ def _sql_label(text: str, ls: int, pos: int) -> str | None:
     return cols[idx] if idx < len(cols) else None
 
 
+_SqlIndex = tuple[int, tuple[str, ...], list[int], list[int], str] | None
+
+
+def _sql_line_index(text: str, ls: int) -> _SqlIndex:
+    """The ``INSERT`` line at ``ls``, tokenised once: where its values start, its columns, and its
+    ``,``/``(``/``)`` tokens outside quotes (positions, column index after each, the characters).
+
+    :func:`_sql_label_at` then gives what :func:`_sql_label` gives, and :func:`_sql_column_values`
+    what tokenising each line again gave, without a pass over the line for every value on it.
+    """
+    m = _INSERT_COLS.match(text, ls)
+    if m is None:
+        return None
+    cols = _insert_cols(m.group(1))
+    end = text.find("\n", m.end())
+    end = len(text) if end < 0 else end
+    positions: list[int] = []
+    after: list[int] = []
+    chars: list[str] = []
+    idx = 0
+    for t in _SQL_TOKEN.finditer(text, m.end(), end):
+        c = t.group()
+        if c == ",":
+            idx += 1
+        elif c == "(":
+            idx = 0
+        elif c != ")":
+            continue
+        positions.append(t.start())
+        after.append(idx)
+        chars.append(c)
+    return m.end(), cols, positions, after, "".join(chars)
+
+
+def _sql_label_at(index: _SqlIndex, pos: int) -> str | None:
+    if index is None or pos < index[0]:
+        return None
+    _, cols, positions, after, _ = index
+    i = bisect.bisect_left(positions, pos)
+    idx = after[i - 1] if i else 0
+    return cols[idx] if idx < len(cols) else None
+
+
 _INSERT_LINE = re.compile(r"^INSERT INTO\s+\S+\s*\(([^)]*)\)\s*VALUES\s*", re.IGNORECASE | re.MULTILINE)
 
 
-def _sql_column_values(text: str, kw: re.Pattern[str]) -> list[tuple[int, int]]:
-    """Spans of the values, in ``INSERT ... VALUES`` lines, of the columns whose name matches ``kw``."""
+def _sql_column_values(text: str, kw: re.Pattern[str], lines: dict[int, _SqlIndex]) -> list[tuple[int, int]]:
+    """Spans of the values, in ``INSERT ... VALUES`` lines, of the columns whose name matches ``kw``.
+
+    ``lines`` caches :func:`_sql_line_index` by line start, for the text being scanned.
+    """
     out: list[tuple[int, int]] = []
     for m in _INSERT_LINE.finditer(text):
         wanted = _wanted_cols(m.group(1), kw)
         if not wanted:
             continue
-        end = text.find("\n", m.end())
-        end = len(text) if end < 0 else end
-        idx, vstart = 0, m.end() + 1
-        for t in _SQL_TOKEN.finditer(text, m.end(), end):
-            c = t.group()
-            if c[0] == "'":
-                continue
-            i = t.start()
+        ls = m.start()
+        index = lines.get(ls)
+        if index is None:
+            index = lines[ls] = _sql_line_index(text, ls)
+        if index is None:
+            continue
+        vstart = index[0] + 1
+        idx = 0
+        for i, c, nxt in zip(index[2], index[4], index[3], strict=True):
             if idx in wanted and c != "(" and i > vstart:
                 a, b = vstart, i
                 while a < b and text[a] in " '":
@@ -359,7 +419,7 @@ def _sql_column_values(text: str, kw: re.Pattern[str]) -> list[tuple[int, int]]:
                 while b > a and text[b - 1] in " '":
                     b -= 1
                 out.append((a, b))
-            idx = 0 if c == "(" else idx + (1 if c == "," else 0)
+            idx = nxt
             vstart = i + 1
     return out
 
@@ -468,6 +528,8 @@ _LOINC_CAND_B = re.compile(b"0-0(?!0)")
 _LOINC_LENGTHS = sorted({len(c) for c in SENSITIVE_LOINC}, reverse=True)
 _ROLE_RE = re.compile("(?:" + "|".join(re.escape(r) for r in ROLE_MAILBOXES) + r")(?:[._\-]|\Z)")
 _DOMAIN_TAIL = re.compile(r"[A-Za-z0-9.\-]*")
+_NON_DIGIT = re.compile(r"\D")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 def _runs(raw: bytes | None, n: int, table: bytes, length: int, margin: int = 2) -> list[tuple[int, int]]:
@@ -488,6 +550,31 @@ def _runs(raw: bytes | None, n: int, table: bytes, length: int, margin: int = 2)
         out.append((i, min(length, end + margin)))
         i = cls.find(needle, end)
     return out
+
+
+def _label_from(text: str, lo: int, k: int) -> int:
+    """Where a search for ``_LABEL_END`` ending at a ``:``, ``=`` or ``>`` at ``k`` may start.
+
+    The same match as a search from ``lo``, from fewer starting points: a JSON label starts at the
+    second-last ``"`` before ``k`` (its name holds none), a tag at the last ``<``, and a
+    ``key:``/``key=`` label after the last character its name cannot hold (``\t`` aside: the
+    spaces before ``k`` may hold one). No match starts before the first of these.
+    """
+    t = text.rfind("<", lo, k)
+    q = text.rfind('"', lo, k)
+    if q >= 0:
+        q = text.rfind('"', lo, q)
+        if q >= 0:
+            # the last stop character is at or after the last quote, past ``q``
+            return q if t < 0 or q < t else t
+    first = k if t < 0 else t
+    seg = text[lo:k]
+    m = _LABEL_STOP.search(seg[::-1])  # the last one, found on the reversed span
+    stop = lo + len(seg) - m.start() if m is not None else lo
+    return min(first, stop)
+
+
+_LABEL_STOP = re.compile(r'[:=|;,\n"<>]')
 
 
 @dataclass(slots=True)
@@ -520,6 +607,34 @@ def sniff_table(text: str) -> Table | None:
     return Table(delim, [_norm_label(c) for c in cells], first_end + 1)
 
 
+#: The detectors, by the names the prefilter's cues use.
+_ALL_GROUPS = frozenset(
+    {"nir", "phone", "email", "birth", "blood", "vitale", "loinc", "password", "listed", "clinical"}
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_class(kind: str, label: str) -> str | None:
+    """``"label"`` if ``label`` names ``kind``, ``"decoy"`` if it names something else, else None
+    (labels repeat: column headers, JSON keys, XML tags)."""
+    if _KW[kind].search(label):
+        return "label"
+    if _DECOY.search(label):
+        return "decoy"
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _clin_category(term: str) -> str:
+    return _CLIN_LOOKUP.get(strip_accents(term).lower(), "other")
+
+
+def table_needs_whole_text(table: Table) -> bool:
+    """Whether a column of ``table`` is read line by line (birth dates, blood groups, passwords):
+    such values have no cue of their own, so the text cannot be cut to the lines around cues."""
+    return any(_KW[kind].search(h) for h in table.header for kind in ("birth_date", "blood_group", "portal_password"))
+
+
 class Detector:
     """All detectors over one unit of text (a file, a member, a table). Stateless across units."""
 
@@ -529,6 +644,8 @@ class Detector:
         self._raw: bytes | None = None
         self._lowb: bytes | None = None
         self._words: frozenset[bytes] | None = None
+        self._sql_lines: dict[int, _SqlIndex] = {}
+        self._table_rows: dict[int, bool] = {}
 
     # ------------------------------------------------------------------------------ context
     @staticmethod
@@ -541,36 +658,61 @@ class Detector:
         return len(text) if end < 0 else end
 
     def _label(self, text: str, start: int, table: Table | None) -> str | None:
-        ls = self._line_start(text, start)
+        ls = text.rfind("\n", 0, start) + 1
         if table is not None and ls >= table.header_end:
-            le = self._line_end(text, start)
-            if abs(text.count(table.delim, ls, le) - len(table.header) + 1) <= 1:
+            row = self._table_rows.get(ls)  # whether the line has the header's cells, give or take one
+            if row is None:
+                le = self._line_end(text, start)
+                row = self._table_rows[ls] = abs(text.count(table.delim, ls, le) - len(table.header) + 1) <= 1
+            if row:
                 col = text.count(table.delim, ls, start)
                 return table.header[col] if col < len(table.header) else None
         if text.startswith(("INSERT INTO", "insert into"), ls):
-            return _sql_label(text, ls, start)
-        m = _LABEL_END.search(text, max(ls, start - 64), start)
-        if m is None:
+            index = self._sql_lines.get(ls)
+            if index is None:
+                index = self._sql_lines[ls] = _sql_line_index(text, ls)
+            return _sql_label_at(index, start)
+        # Every form of _LABEL_END ends with ":", "=" or ">", then only spaces, quotes and "[":
+        # without one, the search (64 starting points) cannot match.
+        k = start - 1
+        lo = max(ls, start - 64)
+        while k >= lo and (text[k].isspace() or text[k] in "\"'["):
+            k -= 1
+        if k < lo or text[k] not in ":=>":
             return None
-        return _norm_label(m.group(1) or m.group(2) or m.group(3) or "")
+        # The search's result depends only on the characters from where it starts: labels repeat.
+        tail = text[_label_from(text, lo, k) : start]
+        try:
+            return _LABELS[tail]
+        except KeyError:
+            pass
+        m = _LABEL_END.search(tail)
+        label = None if m is None else _norm_label(m.group(1) or m.group(2) or m.group(3) or "")
+        if len(_LABELS) >= 8192:
+            _LABELS.clear()
+        _LABELS[tail] = label
+        return label
 
     def _context(
         self, text: str, start: int, end: int, kind: str, table: Table | None, window: int = 120
     ) -> tuple[str, str | None]:
         """``("label"|"decoy"|"window"|"none", label)``: where the evidence for ``kind`` comes from."""
         label = self._label(text, start, table)
-        kw = _KW[kind]
+        return self._how(text, start, kind, table, window, label), label
+
+    @staticmethod
+    def _how(text: str, start: int, kind: str, table: Table | None, window: int, label: str | None) -> str:
+        """The first half of :meth:`_context`, for a ``label`` already found."""
         if label:
-            if kw.search(label):
-                return "label", label
-            if _DECOY.search(label):
-                return "decoy", label
+            how = _label_class(kind, label)
+            if how is not None:
+                return how
             if table is not None:
-                return "none", label
+                return "none"
         around = _norm_label(text[max(0, start - window) : start])
-        if kw.search(around):
-            return "window", label
-        return "none", label
+        if _KW[kind].search(around):
+            return "window"
+        return "none"
 
     def _may_hold(self, word: bytes, text: str, *needles: str) -> bool:
         """``any(n in text for n in needles)``, answered ``False`` without searching when ``word`` is
@@ -581,10 +723,14 @@ class Detector:
         return any(n in text for n in needles)
 
     # ------------------------------------------------------------------------------ detectors
-    def scan(self, text: str, *, table: Table | None = None, sniff: bool = True) -> list[Hit]:
+    def scan(
+        self, text: str, *, table: Table | None = None, sniff: bool = True, only: frozenset[str] | None = None
+    ) -> list[Hit]:
         """Every hit in ``text``, whatever its confidence. ``table`` carries a header across chunks."""
         if sniff:
             table = sniff_table(text)
+        self._sql_lines = {}
+        self._table_rows = {}
         try:
             self._raw = text.encode("latin-1")
             latin1 = True
@@ -604,51 +750,82 @@ class Detector:
             if len(low) != len(text):  # a few characters change length when lowered: keep offsets exact
                 low = text.translate(_ASCII_LOWER)
         self._low = low
+        # ``only``: the detectors that may fire (from the prefilter's cues); the others are skipped.
+        run = _ALL_GROUPS if only is None else only
         hits: list[Hit] = []
-        hits += self._nir(text, table)
-        hits += self._phones(text, table)
-        if "@" in text:
+        if "nir" in run:
+            hits += self._nir(text, table)
+        if "phone" in run:
+            hits += self._phones(text, table)
+        if "email" in run and "@" in text:
             hits += self._emails(text, table)
-        hits += self._birth_dates(text, table)
-        hits += self._blood(text, table)
-        hits += self._vitale(text, table)
-        hits += self._loinc(text, table)
-        hits += self._passwords(text, table)
-        if self._listed is not None:
+        if "birth" in run:
+            hits += self._birth_dates(text, table)
+        if "blood" in run:
+            hits += self._blood(text, table)
+        if "vitale" in run:
+            hits += self._vitale(text, table)
+        if "loinc" in run:
+            hits += self._loinc(text, table)
+        if "password" in run:
+            hits += self._passwords(text, table)
+        if self._listed is not None and "listed" in run:
             for m in self._listed.finditer(text):
                 hits.append(Hit(m.start(), m.end(), "listed_term", 0.9, "********", m.group(0).casefold()))
-        hits += self._clinical(text, hits)
+        hits += self._clinical(text, hits, words="clinical" in run)
         return hits
 
     def _nir(self, text: str, table: Table | None) -> list[Hit]:
         shapes: dict[str | None, list[bool]] = {}
-        found: list[tuple[Hit, str, str | None]] = []
+        found: list[tuple[Hit, str | None, str | None]] = []
         oids = [m.start() for m in INS_OID_RE.finditer(text)] if "1.2.250.1.213" in text else []
-        for m in (m for a, b in _runs(self._raw, 15, _NIR_CLASS, len(text)) for m in NIR_RE.finditer(text, a, b)):
-            s, yy, mm, dept, commune, order, key = m.groups()
-            n13 = s + yy + mm + dept.upper() + commune + order
-            month_ok = 1 <= int(mm) <= 12 or 20 <= int(mm) <= 42 or int(mm) >= 50
-            ok = month_ok and nir_key_ok(n13, key)
-            how, label = self._context(text, m.start(), m.end(), "nir", table, window=200)
-            shapes.setdefault(label, []).append(ok)
-            if not ok:
-                continue
-            kind = "nir"
-            if oids and self._near_oid(text, m.start(), oids):
-                kind, conf = "ins", 0.99
-            elif how == "label":
-                conf = 0.95
-            elif how == "decoy":
-                conf = 0.2
-            elif self._structured_identity(text, m.start()):
-                conf = 0.9
-            elif how == "window":
-                conf = 0.85
-            elif _IDENTITY.search(_norm_label(text[max(0, m.start() - 120) : m.end() + 60])):
-                conf = 0.7
-            else:
-                conf = 0.4
-            found.append((Hit(m.start(), m.end(), kind, conf, _mask_nir(n13), n13 + key), how, label))
+        label_of = self._label
+        for a, b in _runs(self._raw, 15, _NIR_CLASS, len(text)):
+            for m in NIR_RE.finditer(text, a, b):
+                s, yy, mm, dept, commune, order, key = m.groups()
+                month = int(mm)
+                start = m.start()
+                # Every shape's label counts for the column's density; the rest only for a valid key.
+                label = label_of(text, start, table)
+                if not (1 <= month <= 12 or 20 <= month <= 42 or month >= 50):
+                    shapes.setdefault(label, []).append(False)
+                    continue
+                n13 = s + yy + mm + dept + commune + order
+                if dept.isdigit():
+                    number = n13
+                else:  # Corsica: 2A is read as 19, 2B as 18 (nir_key_ok)
+                    n13 = s + yy + mm + dept.upper() + commune + order
+                    number = s + yy + mm + ("19" if dept in "2A2a" else "18") + commune + order
+                ok = 97 - int(number) % 97 == int(key)
+                shapes.setdefault(label, []).append(ok)
+                if not ok:
+                    continue
+                if oids and self._near_oid(text, start, oids):
+                    # above the density floor whatever ``how`` says
+                    found.append((Hit(start, m.end(), "ins", 0.99, _mask_nir(n13), n13 + key), "", label))
+                    continue
+                # What :meth:`_how` says, the window read only where the confidence needs it.
+                how: str | None = None
+                if label:
+                    how = _label_class("nir", label)
+                    if how is None and table is not None:
+                        how = "none"
+                if how == "label":
+                    conf = 0.95
+                elif how == "decoy":
+                    conf = 0.2
+                elif self._structured_identity(text, start):
+                    conf = 0.9
+                else:
+                    if how is None:
+                        how = "window" if _KW["nir"].search(_norm_label(text[max(0, start - 200) : start])) else "none"
+                    if how == "window":
+                        conf = 0.85
+                    elif _IDENTITY.search(_norm_label(text[max(0, start - 120) : m.end() + 60])):
+                        conf = 0.7
+                    else:
+                        conf = 0.4
+                found.append((Hit(start, m.end(), "nir", conf, _mask_nir(n13), n13 + key), how, label))
         dense = {lab for lab, col in shapes.items() if len(col) >= 3 and sum(col) >= 0.9 * len(col)}
         out = []
         for hit, how, label in found:
@@ -676,39 +853,58 @@ class Detector:
 
     def _phones(self, text: str, table: Table | None) -> list[Hit]:
         out = []
+        label_of = self._label
         for m in self._phone_matches(text):
             raw = m.group(0)
-            digits = re.sub(r"\D", "", raw)
-            national = "0" + digits[-9:]
-            formatted = any(c in raw for c in " .-+")
-            how, _ = self._context(text, m.start(), m.end(), "phone_fr", table, window=60)
+            start = m.start()
+            # What :meth:`_context` says, the window read only where the confidence needs it.
+            label = label_of(text, start, table)
+            how: str | None = None
+            if label:
+                how = _label_class("phone_fr", label)
+                if how is None and table is not None:
+                    how = "none"
             if how == "label":
                 conf = 0.95
             elif how == "decoy":
                 conf = 0.15
-            elif text.startswith(("PID|", "NK1|"), self._line_start(text, m.start())):
+            elif text.startswith(("PID|", "NK1|"), text.rfind("\n", 0, start) + 1):
                 conf = 0.9
-            elif how == "window":
+            elif how is None and _KW["phone_fr"].search(_norm_label(text[max(0, start - 60) : start])):
                 conf = 0.85
             else:
-                conf = 0.7 if formatted else 0.4
-            out.append(Hit(m.start(), m.end(), "phone_fr", conf, _mask_phone(national), national))
+                # any of " .-+" (a "(0)" comes only after a "+")
+                conf = 0.4 if raw.isdigit() else 0.7
+            digits = raw if raw.isdigit() else _NON_DIGIT.sub("", raw)
+            national = "0" + digits[-9:]
+            out.append(Hit(start, m.end(), "phone_fr", conf, _mask_phone(national), national))
         return out
 
     def _emails(self, text: str, table: Table | None) -> list[Hit]:
         out = []
+        label_of = self._label
         for m in (m for a, b in self._at_windows(text) for m in EMAIL_RE.finditer(text, a, b)):
             value = m.group(0)
+            start = m.start()
             local = value.split("@", 1)[0].lower()
-            role = _ROLE_RE.match(local) is not None
-            how, _ = self._context(text, m.start(), m.end(), "email", table, window=60)
-            if role or how == "decoy":
-                conf = 0.3
-            elif how in ("label", "window"):
-                conf = 0.9
+            if _ROLE_RE.match(local) is not None:
+                conf = 0.3  # whatever the context says
             else:
-                conf = 0.75
-            out.append(Hit(m.start(), m.end(), "email", conf, _mask_email(value), value.lower()))
+                label = label_of(text, start, table)
+                how: str | None = None
+                if label:
+                    how = _label_class("email", label)
+                    if how is None and table is not None:
+                        how = "none"
+                if how is None:
+                    how = "window" if _KW["email"].search(_norm_label(text[max(0, start - 60) : start])) else "none"
+                if how == "decoy":
+                    conf = 0.3
+                elif how in ("label", "window"):
+                    conf = 0.9
+                else:
+                    conf = 0.75
+            out.append(Hit(start, m.end(), "email", conf, _mask_email(value), value.lower()))
         return out
 
     def _phone_matches(self, text: str) -> list[re.Match[str]]:
@@ -769,7 +965,7 @@ class Detector:
     def _birth_dates(self, text: str, table: Table | None) -> list[Hit]:
         spans: dict[int, tuple[int, float]] = {}
         if self._may_hold(b"insert", text, "INSERT", "insert"):
-            for a, b in _sql_column_values(text, _KW["birth_date"]):
+            for a, b in _sql_column_values(text, _KW["birth_date"], self._sql_lines):
                 d = DATE_RE.match(text, a, b)
                 if d is not None:
                     spans[a] = (d.end(), 0.9)
@@ -804,9 +1000,9 @@ class Detector:
         out = []
         for s, (e, conf) in spans.items():
             value = text[s:e]
-            year = re.search(r"(?:19|20)\d\d", value[-4:] if value[2] in "/.-" else value[:4])
+            year = _YEAR.search(value[-4:] if value[2] in "/.-" else value[:4])
             century = year.group(0)[:2] if year else "**"
-            out.append(Hit(s, e, "birth_date", conf, f"**/**/{century}**", re.sub(r"\D", "", value)))
+            out.append(Hit(s, e, "birth_date", conf, f"**/**/{century}**", _NON_DIGIT.sub("", value)))
         return out
 
     @staticmethod
@@ -838,22 +1034,23 @@ class Detector:
         for m in (m for a, b in _runs(self._raw, 20, _VITALE_CLASS, len(text)) for m in VITALE_RE.finditer(text, a, b)):
             how, _ = self._context(text, m.start(), m.end(), "vitale", table, window=80)
             if how in ("label", "window"):
-                digits = re.sub(r"\D", "", m.group(0))
+                digits = _NON_DIGIT.sub("", m.group(0))
                 out.append(Hit(m.start(), m.end(), "vitale", 0.85, digits[:2] + "*" * 8, digits))
         return out
 
     def _loinc(self, text: str, table: Table | None) -> list[Hit]:
         out: list[Hit] = []
+        seg = _HL7_SEG.match
         for m in self._loinc_matches(text):
-            ls = self._line_start(text, m.start())
+            start, end = m.span()
             code = m.group(1)
-            after = text[m.end() : m.end() + 48]
-            if _HL7_SEG.match(text, ls) or "^LN" in after or "~LN" in after:
+            after = text[end : end + 48]
+            if "^LN" in after or "~LN" in after or seg(text, text.rfind("\n", 0, start) + 1):
                 conf = 0.85
             else:
-                how, _ = self._context(text, m.start(), m.end(), "loinc_sensitive", table, window=60)
+                how, _ = self._context(text, start, end, "loinc_sensitive", table, window=60)
                 conf = 0.8 if how in ("label", "window") else 0.3
-            out.append(Hit(m.start(), m.end(), "loinc_sensitive", conf, code, code, SENSITIVE_LOINC[code]))
+            out.append(Hit(start, end, "loinc_sensitive", conf, code, code, SENSITIVE_LOINC[code]))
         return out
 
     def _passwords(self, text: str, table: Table | None) -> list[Hit]:
@@ -866,7 +1063,7 @@ class Detector:
                     g = 1 if m.group(1) is not None else 2 if m.group(2) is not None else 3
                     cands.append((m.start(g), m.end(g)))
         if self._may_hold(b"insert", text, "INSERT", "insert"):
-            cands += _sql_column_values(text, _KW["portal_password"])
+            cands += _sql_column_values(text, _KW["portal_password"], self._sql_lines)
         if table is not None:
             for col in [i for i, h in enumerate(table.header) if _KW["portal_password"].search(h)]:
                 for m in self._column(table, col).finditer(text, table.header_end):
@@ -883,26 +1080,36 @@ class Detector:
             out.append(Hit(s, e, "portal_password", conf, "********", value))
         return out
 
-    def _clinical(self, text: str, hits: list[Hit]) -> list[Hit]:
-        identity_lines: set[int] = set()
-        any_identity = False
-        for h in hits:
-            if h.kind in IDENTITY_KINDS and h.confidence >= 0.5:
-                any_identity = True
-                identity_lines.add(self._line_start(text, h.start))
+    def _clinical(self, text: str, hits: list[Hit], *, words: bool = True) -> list[Hit]:
+        identity = sorted(h.start for h in hits if h.kind in IDENTITY_KINDS and h.confidence >= 0.5)
+        any_identity = bool(identity)
         for h in hits:
             # A sensitive test code says something about a person only where a person is named.
             if h.kind == "loinc_sensitive" and not any_identity:
                 h.confidence = min(h.confidence, 0.3)
-        out = []
+        out: list[Hit] = []
+        if not words:
+            return out
+        n_identity = len(identity)
+        ls = le = -1  # the line of the previous term: terms often share one
+        same_line = False
         for m in _CLIN_WORDS.finditer(self._low) if _CLIN_GATE.may_match(self._words, self._lowb) else ():
-            term = text[m.start() : m.end()]
-            category = _CLIN_LOOKUP.get(strip_accents(term).lower(), "other")
-            if self._line_start(text, m.start()) in identity_lines:
+            start, end = m.span()
+            term = text[start:end]
+            if not ls <= start <= le:
+                ls = text.rfind("\n", 0, start) + 1
+                le = text.find("\n", start)
+                if le < 0:
+                    le = len(text)
+                # an identity hit on the same line: one that starts between the line's start and end
+                i = bisect.bisect_left(identity, ls)
+                same_line = i < n_identity and identity[i] <= le
+            if same_line:
                 conf = 0.9
             elif any_identity:
                 conf = 0.75
             else:
                 conf = 0.35
-            out.append(Hit(m.start(), m.end(), "clinical_term", conf, term.lower(), term.lower(), category))
+            low = term.lower()
+            out.append(Hit(start, end, "clinical_term", conf, low, low, _clin_category(term)))
         return out

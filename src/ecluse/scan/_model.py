@@ -64,6 +64,11 @@ class ScanLimits:
     """Files larger than this are skipped and reported."""
     chunk_bytes: int = 8 * 1024 * 1024
     """Text is scanned in chunks cut at line ends."""
+    max_findings_per_kind: int = 1000
+    """Detailed findings kept per file and kind (0: no cap). Past it, findings are only counted, by
+    confidence, in ``ScanReport.omitted``: counts and risk stay exact, the report says it is
+    truncated (as cloud DLP services' ``max_findings_per_item``). Not applied when findings are
+    fingerprinted for a baseline, which needs every finding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,31 @@ class ScanReport:
     skipped: list[Skipped] = field(default_factory=list)
     suppressed: int = 0
     """Findings dropped because they are in the baseline."""
+    omitted: dict[str, dict[str, dict[float, int]]] = field(default_factory=dict)
+    """Findings past ``ScanLimits.max_findings_per_kind``: file -> kind -> confidence -> count."""
+
+    def omit(self, file: str, kind: str, confidence: float, n: int = 1) -> None:
+        """Count ``n`` findings without listing them (past ``ScanLimits.max_findings_per_kind``)."""
+        by_conf = self.omitted.setdefault(file, {}).setdefault(kind, {})
+        by_conf[confidence] = by_conf.get(confidence, 0) + n
+
+    @property
+    def truncated(self) -> bool:
+        """Whether some findings are counted but not listed."""
+        return bool(self.omitted)
+
+    def omitted_count(self, min_confidence: float = 0.0) -> int:
+        return sum(
+            n
+            for kinds in self.omitted.values()
+            for by_conf in kinds.values()
+            for conf, n in by_conf.items()
+            if conf >= min_confidence
+        )
+
+    def count(self, min_confidence: float = 0.0) -> int:
+        """Every finding at or above ``min_confidence``, listed or omitted."""
+        return sum(1 for f in self.findings if f.confidence >= min_confidence) + self.omitted_count(min_confidence)
 
     @property
     def risk_by_file(self) -> dict[str, float]:
@@ -141,13 +171,26 @@ class ScanReport:
         for f in self.findings:
             keep = remaining.get(f.file, 1.0)
             remaining[f.file] = keep * (1.0 - f.confidence * KIND_WEIGHT.get(f.kind, 0.5))
+        for name, kinds in self.omitted.items():
+            keep = remaining.get(name, 1.0)
+            for kind, by_conf in kinds.items():
+                for conf, n in by_conf.items():
+                    keep *= (1.0 - conf * KIND_WEIGHT.get(kind, 0.5)) ** n
+            remaining[name] = keep
         return {name: round(1.0 - keep, 4) for name, keep in remaining.items()}
 
     def counts_by_kind(self, min_confidence: float = 0.0) -> dict[str, int]:
-        return dict(Counter(f.kind for f in self.findings if f.confidence >= min_confidence))
+        """Findings per kind, omitted ones included: exact even when the list is truncated."""
+        counts = Counter(f.kind for f in self.findings if f.confidence >= min_confidence)
+        for kinds in self.omitted.values():
+            for kind, by_conf in kinds.items():
+                n = sum(c for conf, c in by_conf.items() if conf >= min_confidence)
+                if n:
+                    counts[kind] += n
+        return dict(counts)
 
     def has_findings(self, min_confidence: float = 0.5) -> bool:
-        return any(f.confidence >= min_confidence for f in self.findings)
+        return any(f.confidence >= min_confidence for f in self.findings) or self.omitted_count(min_confidence) > 0
 
     def merge(self, other: ScanReport) -> None:
         self.findings.extend(other.findings)
@@ -156,6 +199,11 @@ class ScanReport:
         self.protected_files.extend(other.protected_files)
         self.skipped.extend(other.skipped)
         self.suppressed += other.suppressed
+        for name, kinds in other.omitted.items():
+            for kind, by_conf in kinds.items():
+                for conf, n in by_conf.items():
+                    mine = self.omitted.setdefault(name, {}).setdefault(kind, {})
+                    mine[conf] = mine.get(conf, 0) + n
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -167,4 +215,11 @@ class ScanReport:
             "protected_files": [{"file": p.file, "member": p.member, "reason": p.reason} for p in self.protected_files],
             "skipped": [{"file": s.file, "member": s.member, "reason": s.reason} for s in self.skipped],
             "suppressed": self.suppressed,
+            "findings_total": self.count(),
+            "truncated": self.truncated,
+            "omitted": [
+                {"file": name, "kind": kind, "count": sum(by_conf.values())}
+                for name, kinds in sorted(self.omitted.items())
+                for kind, by_conf in sorted(kinds.items())
+            ],
         }

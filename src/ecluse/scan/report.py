@@ -63,19 +63,38 @@ def to_sarif(report: ScanReport, *, version: str = "0.1.0") -> bytes:
         if f.fingerprint:
             result["partialFingerprints"] = {"ecluseValue/v1": f.fingerprint}
         results.append(result)
-    doc = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {"name": "ecluse-scan", "version": version, "informationUri": _TOOL_URI, "rules": rules}
-                },
-                "results": results,
-            }
-        ],
+    run: dict[str, object] = {
+        "tool": {"driver": {"name": "ecluse-scan", "version": version, "informationUri": _TOOL_URI, "rules": rules}},
+        "results": results,
     }
+    if report.truncated:
+        run["properties"] = {
+            "truncated": True,
+            "findingsTotal": report.count(),
+            "countsByKind": report.counts_by_kind(),
+        }
+        run["invocations"] = [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [
+                    {
+                        "level": "warning",
+                        "message": {"text": _truncation_note(report)},
+                        "descriptor": {"id": "truncated"},
+                    }
+                ],
+            }
+        ]
+    doc = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run]}
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+
+def _truncation_note(report: ScanReport) -> str:
+    files = len(report.omitted)
+    return (
+        f"Findings truncated: {report.omitted_count()} findings in {files} file(s) are counted but not listed "
+        f"(more than the per-file, per-kind limit); counts and risk scores include them."
+    )
 
 
 def to_html(report: ScanReport) -> str:
@@ -95,15 +114,16 @@ def to_html(report: ScanReport) -> str:
         f"<li>{e(s.file)}{' → ' + e(s.member) if s.member else ''}: {e(s.reason)}</li>" for s in report.skipped
     )
     counts = ", ".join(f"{k}: {n}" for k, n in sorted(report.counts_by_kind().items())) or "none"
+    truncated = f"<p class=warn><strong>{e(_truncation_note(report))}</strong></p>" if report.truncated else ""
     return f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Écluse — residual data scan</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}.n{{text-align:right}}
 code{{background:#f4f4f4}}</style></head><body>
 <h1>Residual health-data scan</h1>
-<p>{report.files_scanned} files, {report.bytes_scanned} bytes scanned; {len(report.findings)} findings ({e(counts)});
+<p>{report.files_scanned} files, {report.bytes_scanned} bytes scanned; {report.count()} findings ({e(counts)});
 {len(report.protected_files)} protected files; {len(report.skipped)} skipped; {report.suppressed} suppressed by
-the baseline. Excerpts are masked.</p>
+the baseline. Excerpts are masked.</p>{truncated}
 <h2>Risk by file</h2><table><tr><th>file</th><th>risk</th></tr>{risk_rows}</table>
 <h2>Findings</h2><table><tr><th>file</th><th>location</th><th>kind</th><th>confidence</th><th>excerpt</th>
 <th>detail</th></tr>{rows}</table>

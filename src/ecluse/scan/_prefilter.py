@@ -1,0 +1,325 @@
+"""One compiled multi-pattern pass over a text that finds where a detector *may* fire.
+
+Every detector of :mod:`ecluse.scan._detect` produces a hit only next to a *cue*: a NIR, phone
+or e-mail shape, an INS OID, a LOINC code, a keyword of the lexicons, ``PID|``, ``INSERT INTO``...
+The cues are compiled once into a Hyperscan database (Intel's multi-pattern engine, in C) and
+searched in one pass over the Latin-1 bytes of a text. The detectors then run only on an
+*excerpt*: the whole lines around each cue, with a margin wider than any context window the
+detectors read (200 characters), joined in order. A text without a cue is not looked at again.
+
+Each cue pattern is a superset of what the detector matches there (lookbehinds as classes of
+ASCII bytes, lookaheads dropped, Unicode ``(?<![\\w-])`` as ASCII ``\\b``, each accented letter as
+any byte >= 0x80, ASCII case ignored), so the excerpt holds every hit of the whole text, with the
+same context; only the detectors whose cues fired run on it. ``tests/scan/test_prefilter.py``
+checks that the findings are the same with and without the prefilter. Texts holding a character
+that could escape the cues (see :func:`latin1_view`), tables with a birth-date, blood-group or
+password column, and texts where cues are dense are scanned whole, as before.
+
+If the ``hyperscan`` wheel is missing (a platform without one), :func:`available` is false and
+every text is scanned whole: slower, same findings (docs/decisions/0004-scanner-engine.md).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ecluse.scan._lexicon import CLINICAL_TERMS, SENSITIVE_LOINC
+
+_hs: Any
+try:
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover - the fallback is tested by setting _hs to None
+    _hs = None
+
+__all__ = ["Excerpt", "Prefilter", "available", "latin1_view"]
+
+#: Characters kept before and after each cue (then widened to whole lines). The detectors read at
+#: most 200 characters before a value (NIR keywords, portal words), 200 after a NIR (an INS OID)
+#: and find values at most about 130 characters from their cue (an e-mail's local part and
+#: first label): 400 covers both with room.
+MARGIN = 400
+#: ``INSERT INTO t (columns...) VALUES``: the columns may run over a few lines.
+_INSERT_AFTER = 8192
+#: The HPRIM Net header (12 lines) is read in the first 2,000 characters of a text.
+_HEAD = 2400
+#: Past one cue per this many bytes the text is dense (a patient export): the search stops and
+#: the text is scanned whole, its excerpt would be nearly all of it.
+_BYTES_PER_CUE = 1024
+
+
+def available() -> bool:
+    return _hs is not None
+
+
+_CASELESS = 1  # HS_FLAG_CASELESS
+_MULTILINE = 4  # HS_FLAG_MULTILINE
+# The cues run over the Latin-1 bytes of a text: one byte per character, ASCII as itself, every
+# other character (accented letters included, in any case) one byte in 0x80-0xff.
+_NON_ASCII = rb"[\x80-\xff]"
+# Python's \s on Latin-1 text; "?" stands for any character beyond Latin-1 (see ``latin1_view``).
+_WS = rb"[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0?]"
+_D = rb"[0-9]"
+_SEP = rb"[ .\-]?"
+
+
+def _char(ch: str) -> bytes:
+    if ch.isascii():
+        # letters and digits as they are, anything else as \xHH (a NUL would end the C string)
+        return ch.encode("ascii") if ch.isalnum() else b"\\x%02x" % ord(ch)
+    return _NON_ASCII if ord(ch) <= 0xFF else rb"[\x80-\xff?]"
+
+
+_SAFE: dict[str, bool] = {}
+
+
+def _safe_beyond_latin1(ch: str) -> bool:
+    r"""Whether ``ch`` (beyond Latin-1) may stand as "?" for the cues: it is no digit for ``\d``
+    and no case mapping (lower, upper, casefold: what ``str.lower`` and ``re.IGNORECASE`` use)
+    takes it into Latin-1, where the cues' words and letters are."""
+    ok = _SAFE.get(ch)
+    if ok is None:
+        ok = (
+            not ch.isdecimal()
+            and not ch.isdigit()
+            and all(ord(c) > 0xFF for form in (ch.lower(), ch.upper(), ch.casefold()) for c in form)
+        )
+        _SAFE[ch] = ok
+    return ok
+
+
+_BEYOND = re.compile("[^\x00-\xff]")
+
+
+def latin1_view(text: str) -> bytes | None:
+    """``text`` as one byte per character for the cues: Latin-1, each character beyond it as "?".
+
+    ``None`` if such a character could make a detector fire where the cues do not look (a digit
+    of another script, a letter whose case maps into Latin-1, such as the Kelvin sign): the text
+    is then scanned whole.
+    """
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    if not all(_safe_beyond_latin1(c) for c in set(_BEYOND.findall(text))):
+        return None
+    return text.encode("latin-1", "replace")
+
+
+def _word_cue(word: str, *, whole: bool) -> bytes:
+    r"""A byte pattern found wherever ``_words_regex([word], whole=whole)`` matches the lowered text.
+
+    Lower case maps ASCII letters to ASCII letters and any other character to a non-ASCII one, so
+    the cue is the word with each non-ASCII character as any non-ASCII byte, matched ignoring
+    ASCII case; the lookarounds ``(?<![\w-])``/``(?![\w-])`` become ``\b`` (ASCII), which lets
+    through more, never less.
+    """
+    pat = b"".join(_char(c) for c in word)
+    if word[0].isascii() and word[0].isalnum():
+        pat = rb"\b" + pat
+    if whole and word[-1].isascii() and word[-1].isalnum():
+        pat += rb"\b"
+    return pat
+
+
+def _listed_cue(term: str) -> bytes | None:
+    """A byte pattern over-approximating ``_listed_regex`` for one term (accent classes, separators)."""
+    from ecluse.scan._detect import _ACCENTS, strip_accents  # the term is normalised as there
+
+    t = strip_accents(term).casefold().strip()
+    if not t:
+        return None
+    sep = rb"[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0?'\-]+"
+    out: list[bytes] = []
+    for ch in t:
+        if ch.isspace() or ch in "-'":
+            if not out or out[-1] != sep:
+                out.append(sep)
+        elif ch in _ACCENTS:
+            out.append(b"(?:" + _char(ch) + b"|" + _NON_ASCII + b")")
+        else:
+            out.append(_char(ch))
+    return b"".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    pattern: bytes
+    groups: frozenset[str]
+    """The detectors (``Detector.scan(only=...)``) that may fire near this cue."""
+    flags: int = 0
+    after: int = 0
+    """Characters kept after the cue beyond ``MARGIN``."""
+    head: bool = False
+    """Keep the head of the text too."""
+
+
+def _g(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+def _cues(extra_terms: Sequence[str]) -> list[_Cue]:
+    from ecluse.scan._detect import _BIRTH_LIST, _BLOOD_LIST, _PW_WORDS
+
+    nir = (
+        rb"(?:^|[^0-9A-Za-z_+/:])[1-478]"
+        + _SEP
+        + _D * 2
+        + _SEP
+        + _D * 2
+        + _SEP
+        + b"(?:"
+        + _D * 2
+        + b"|2[ABab])"
+        + _SEP
+        + _D * 3
+        + _SEP
+        + _D * 3
+        + _SEP
+        + _D * 2
+    )
+    phone = (
+        rb"(?:^|[^0-9A-Za-z_+/:.,\-])(?:0|\+(?:33|590|594|596|262|269)[ .\-]?(?:\(0\)[ .\-]?)?"
+        rb"|00(?:33|590|594|596|262|269)[ .\-]?)[1-9](?:[ .\-]?[0-9][0-9]){4}"
+    )
+    password = (
+        rb"\b(?:" + b"|".join(re.escape(w).encode() for w in _PW_WORDS) + rb")[\w\-\x80-\xff?]*"
+        rb"(?:\"" + _WS + rb"*:|>|" + _WS + rb"*[:=])"
+    )
+    cues = [
+        # NIR_RE and PHONE_RE, their lookbehinds as a class of ASCII bytes (a superset: any
+        # non-ASCII byte may precede), their lookaheads dropped. Not starting inside a run of
+        # digits keeps the automaton's active states few on digit-heavy logs (2.5 times faster).
+        _Cue(nir, _g("nir")),
+        _Cue(phone, _g("phone")),
+        # e-mail: a local-part character, "@", a first label and its dot
+        _Cue(rb"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.", _g("email")),
+        _Cue(rb"1\.2\.250\.1\.213\.1\.4\.", _g("nir")),
+        _Cue(rb"vitale", _g("vitale"), _CASELESS),
+        _Cue(rb"PID\|", _g("birth")),
+        _Cue(rb"^P\|", _g("birth"), _MULTILINE),
+        _Cue(rb"^INSERT INTO", _g("birth", "password"), _CASELESS | _MULTILINE, _INSERT_AFTER),
+        _Cue(rb"\*\*\*\*(?:LAB|FIN)\*\*\*\*", _g("birth"), head=True),
+        # a password word followed by the start of _PW_TAIL
+        _Cue(password, _g("password"), _CASELESS),
+    ]
+    cues += [_Cue(rb"\b" + re.escape(c).encode() + rb"\b", _g("loinc")) for c in SENSITIVE_LOINC]
+    for words, whole, group in (
+        ([t.lower() for t in CLINICAL_TERMS], True, "clinical"),
+        (_BIRTH_LIST, False, "birth"),
+        (_BLOOD_LIST, True, "blood"),
+    ):
+        cues += [_Cue(_word_cue(w, whole=whole), _g(group), _CASELESS) for w in sorted(set(words))]
+    for term in extra_terms:
+        pat = _listed_cue(term)
+        if pat is not None:
+            cues.append(_Cue(pat, _g("listed"), _CASELESS))
+    return cues
+
+
+@dataclass(slots=True)
+class Excerpt:
+    """The lines of a text around its cues, joined; ``starts``/``origins`` map back to the text."""
+
+    text: str
+    groups: frozenset[str]
+    """The detectors that may fire in it."""
+    starts: list[int]
+    """Offset in ``text`` of each region."""
+    origins: list[int]
+    """Offset in the original text of each region (regions start at a line start)."""
+
+    def original(self, pos: int) -> int:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        return self.origins[i] + pos - self.starts[i]
+
+
+class Prefilter:
+    """The cue database for one set of listed terms. Not shared between processes."""
+
+    def __init__(self, extra_terms: Sequence[str] = ()) -> None:
+        if _hs is None:
+            raise RuntimeError("hyperscan is not installed")
+        cues = _cues(extra_terms)
+        self._after = [c.after for c in cues]
+        self._head = [c.head for c in cues]
+        self._groups = [c.groups for c in cues]
+        self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        self._db.compile(
+            expressions=[c.pattern for c in cues],
+            ids=list(range(len(cues))),
+            elements=len(cues),
+            flags=[c.flags for c in cues],
+        )
+        self._scratch = _hs.Scratch(self._db)
+
+    def cue_ends(self, raw: bytes, limit: int) -> list[tuple[int, int]] | None:
+        """``(end offset, cue id)`` of each cue in ``raw``; ``None`` past ``limit`` cues (dense text)."""
+        found: list[tuple[int, int]] = []
+        add = found.append
+
+        def on_match(cue: int, _start: int, end: int, _flags: int, _ctx: object) -> bool:
+            add((end, cue))
+            return len(found) > limit
+
+        try:
+            self._db.scan(raw, match_event_handler=on_match, scratch=self._scratch)
+        except _hs.ScanTerminated:
+            return None
+        return found
+
+    def excerpt(self, text: str | None, raw: bytes, *, max_share: float = 0.9) -> Excerpt | None:
+        """The excerpt of ``text``; ``raw`` is its Latin-1 encoding (one byte per character), and
+        the text itself, if ``None``, is decoded from it where needed.
+
+        ``None`` when the excerpt would not be much smaller than the text: scan it whole.
+        An excerpt with an empty ``text`` means that no detector can fire.
+        """
+        n = len(raw)
+        cues = self.cue_ends(raw, limit=max(16, n // _BYTES_PER_CUE))
+        if cues is None:
+            return None
+        if not cues:
+            return Excerpt("", frozenset(), [], [])
+        spans: list[tuple[int, int]] = []
+        groups: set[str] = set()
+        for end, cue in cues:
+            groups |= self._groups[cue]
+            if self._head[cue]:
+                spans.append((0, _HEAD + MARGIN))
+            spans.append((end - MARGIN, end + MARGIN + self._after[cue]))
+        spans.sort()
+        merged: list[list[int]] = []
+        for a, b in spans:
+            a = raw.rfind(b"\n", 0, max(0, a)) + 1
+            if b >= n:
+                b = n
+            else:
+                nl = raw.find(b"\n", b)
+                b = n if nl < 0 else nl + 1
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        if sum(b - a for a, b in merged) > max_share * n:
+            return None
+        parts: list[str] = []
+        starts: list[int] = []
+        origins: list[int] = []
+        pos = 0
+        for a, b in merged:
+            piece = text[a:b] if text is not None else raw[a:b].decode("latin-1")
+            if not piece.endswith("\n"):
+                piece += "\n"
+            starts.append(pos)
+            origins.append(a)
+            parts.append(piece)
+            pos += len(piece)
+            # A line that matches nothing, so that no expression runs from one region into the next.
+            parts.append("\x00\n")
+            pos += 2
+        return Excerpt("".join(parts), frozenset(groups), starts, origins)
