@@ -117,7 +117,8 @@ def _reference_emit(
 ) -> tuple[list[tuple[int, str, float]], dict[tuple[str, float], int]]:
     """The first ``cap`` hits of each kind listed one by one, the others counted (across units)."""
     kept: dict[str, int] = {}
-    listed, omitted = [], {}
+    listed: list[tuple[int, str, float]] = []
+    omitted: dict[tuple[str, float], int] = {}
     for part in units:
         for h in sorted(part, key=lambda h: h.start):
             n = kept.get(h.kind, 0)

@@ -150,7 +150,7 @@ class _Reader:
             if last_lab >= 0:
                 lab = [(k + 1, lines[k]) for k in range(last_lab + 1, end) if lines[k] and not lines[k].isspace()]
             i = end + 1
-            if current is not None and patient != current:
+            if current is not None and patient is not current and patient != current:
                 yield current, reqs
                 current, reqs = None, []
             if current is None:
