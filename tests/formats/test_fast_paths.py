@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecluse.errors import FormatError
@@ -97,3 +98,23 @@ def test_csv_rows_are_what_the_csv_module_writes(cells: list[str]) -> None:
 @given(st.text(st.sampled_from("ab\r\n\x85\x1c")))
 def test_split_lines_splits_on_cr_lf_crlf_only(text: str) -> None:
     assert _common.split_lines(text) == text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+@given(st.lists(st.sampled_from(['a', 'b', ';', '"', '""', '\n', '\r\n', 'é', ' ', '1']), max_size=40).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_csv_lines_cut_one_at_a_time_read_as_the_buffered_text(text: str) -> None:
+    """The CSV reader feeds the csv module lines cut from the text (no 4-bytes-per-character copy):
+    rows, line numbers and errors are those of reading the same text through io.StringIO."""
+    from ecluse.formats.csvfile import _lines_keepends
+
+    def read(source: Iterable[str]) -> list[object]:
+        out: list[object] = []
+        reader = csv.reader(source, delimiter=";", strict=True)
+        try:
+            for row in reader:
+                out.append((reader.line_num, row))
+        except csv.Error as exc:
+            out.append(("error", str(exc), reader.line_num))
+        return out
+
+    assert read(_lines_keepends(text)) == read(io.StringIO(text, newline=""))

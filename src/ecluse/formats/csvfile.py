@@ -201,7 +201,12 @@ class CsvCodec:
                 lines.pop()
             rows = ((k, line.split(delim) if line else []) for k, line in enumerate(lines, 1))
         else:
-            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+            # The csv module reads lines with their ends. io.StringIO would copy the text into a
+            # buffer of 4 bytes per character (13.9 GB of memory for a 2.3 GB export); lines cut
+            # from the text one at a time cost nothing more, when no line ends with a lone CR.
+            source: Iterable[str] = (_lines_keepends(text) if text.count("\r") == text.count("\r\n")
+                                     else io.StringIO(text, newline=""))
+            reader = csv.reader(source, delimiter=delim, strict=True)
             rows = ((reader.line_num, row) for row in reader)
         try:
             header = next(rows, (1, None))[1]
@@ -408,3 +413,16 @@ class CsvCodec:
             return text.encode(self.mapping.encoding)
         except (UnicodeEncodeError, LookupError) as exc:
             raise FormatError(f"a value cannot be written in {self.mapping.encoding}") from exc
+
+
+def _lines_keepends(text: str) -> Iterator[str]:
+    """The lines of ``text`` (LF or CR LF ends), each with its end, one at a time."""
+    find = text.find
+    start, end = 0, len(text)
+    while start < end:
+        i = find("\n", start)
+        if i < 0:
+            yield text[start:]
+            return
+        yield text[start:i + 1]
+        start = i + 1
