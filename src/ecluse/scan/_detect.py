@@ -646,11 +646,28 @@ class Detector:
         self._words: frozenset[bytes] | None = None
         self._sql_lines: dict[int, _SqlIndex] = {}
         self._table_rows: dict[int, bool] = {}
+        self._ls_text: str | None = None
+        self._ls_memo = (0, 0)
 
     # ------------------------------------------------------------------------------ context
-    @staticmethod
-    def _line_start(text: str, pos: int) -> int:
-        return text.rfind("\n", 0, pos) + 1
+    def _line_start(self, text: str, pos: int) -> int:
+        """``text.rfind("\\n", 0, pos) + 1``. Past 256 characters without a line feed, the search
+        goes back only to the previous call's position when ``pos`` is past it (detectors ask in
+        text order; a text with ``\\r`` segments and no ``\\n``, as HL7 often is, made every search
+        go back to the start of the text)."""
+        k = text.rfind("\n", pos - 256 if pos > 256 else 0, pos)
+        if k >= 0 or pos <= 256:  # the usual case: a line feed close by
+            return k + 1
+        last, ls = self._ls_memo
+        if text is self._ls_text and pos >= last:
+            k = text.rfind("\n", last, pos)
+            if k >= 0:
+                ls = k + 1
+        else:
+            self._ls_text = text
+            ls = text.rfind("\n", 0, pos) + 1
+        self._ls_memo = (pos, ls)
+        return ls
 
     @staticmethod
     def _line_end(text: str, pos: int) -> int:
@@ -658,7 +675,9 @@ class Detector:
         return len(text) if end < 0 else end
 
     def _label(self, text: str, start: int, table: Table | None) -> str | None:
-        ls = text.rfind("\n", 0, start) + 1
+        ls = text.rfind("\n", start - 256 if start > 256 else 0, start) + 1  # :meth:`_line_start`, inlined
+        if not ls and start > 256:
+            ls = self._line_start(text, start)
         if table is not None and ls >= table.header_end:
             row = self._table_rows.get(ls)  # whether the line has the header's cells, give or take one
             if row is None:
@@ -731,6 +750,7 @@ class Detector:
             table = sniff_table(text)
         self._sql_lines = {}
         self._table_rows = {}
+        self._ls_text = None
         try:
             self._raw = text.encode("latin-1")
             latin1 = True
@@ -868,7 +888,7 @@ class Detector:
                 conf = 0.95
             elif how == "decoy":
                 conf = 0.15
-            elif text.startswith(("PID|", "NK1|"), text.rfind("\n", 0, start) + 1):
+            elif text.startswith(("PID|", "NK1|"), self._line_start(text, start)):
                 conf = 0.9
             elif how is None and _KW["phone_fr"].search(_norm_label(text[max(0, start - 60) : start])):
                 conf = 0.85
@@ -1045,7 +1065,7 @@ class Detector:
             start, end = m.span()
             code = m.group(1)
             after = text[end : end + 48]
-            if "^LN" in after or "~LN" in after or seg(text, text.rfind("\n", 0, start) + 1):
+            if "^LN" in after or "~LN" in after or seg(text, self._line_start(text, start)):
                 conf = 0.85
             else:
                 how, _ = self._context(text, start, end, "loinc_sensitive", table, window=60)

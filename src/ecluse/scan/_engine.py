@@ -136,12 +136,17 @@ class _Scanner:
                 keep = set(map(id, listed))
                 hits = [h for h in hits if id(h) in keep]
         nl: Any = "\n" if isinstance(text, str) else b"\n"
-        line, pos = line_base, 0
+        line, pos, ls = line_base, 0, 0
         findings = self.report.findings
         for h in hits:
             line += text.count(nl, pos, h.start)
+            # The line start, searched back only to the previous hit (hits are in text order): a
+            # text without line feeds (HL7 with ``\r`` segments) no longer costs a pass per hit.
+            k = text.rfind(nl, pos, h.start)
+            if k >= 0:
+                ls = k + 1
             pos = h.start
-            col = h.start - (text.rfind(nl, 0, h.start) + 1) + 1
+            col = h.start - ls + 1
             fp = ""
             if self.key is not None:
                 msg = "\0".join((h.kind, file, member or "", h.value)).encode("utf-8", "surrogatepass")
