@@ -46,7 +46,7 @@ def _phase(args: argparse.Namespace) -> dict[str, object]:
     from ecluse.formats.fhir import RESOURCE_TYPES
     from ecluse.formats.records import PATIENT_FIELD_GROUPS, SENSITIVE_CATEGORIES
     from ecluse.legacy import reader
-    from ecluse.migration.export import FHIR, Output, export_streams
+    from ecluse.migration.export import Output, export_streams
     from ecluse.migration.package import MANIFEST, SIGNATURE, manifest_bytes, package_comment
     from ecluse.migration.receive import receive_package
     from ecluse.migration.sources import SourceSpec
@@ -68,7 +68,7 @@ def _phase(args: argparse.Namespace) -> dict[str, object]:
         shutil.rmtree(out, ignore_errors=True)
         recipients = [keys["recipient"]] if args.phase == "enc" else None
         workers = 1 if args.phase == "plain1" else args.workers
-        outputs = (Output(FHIR, tuple(recipients) if recipients else None),)
+        outputs = (Output(args.format, tuple(recipients) if recipients else None),)
         res = export_streams(SourceSpec("lis", str(db)), q, out, outputs=outputs, types=RESOURCE_TYPES,
                              workers=workers, total_patients=counts.patients)
         if args.phase == "enc":
@@ -104,6 +104,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: a temp dir)")
     ap.add_argument("--phases", default="plain1,plainN,enc,receive",
                     help="which phases to run (comma-separated; the ratios need plainN and enc)")
+    ap.add_argument("--format", default="fhir-ndjson", choices=["fhir-ndjson", "hl7v25", "hprim-sante", "csv"],
+                    help="output format of the export phases (receive reads FHIR only: use it with the default)")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
@@ -133,7 +135,7 @@ def main() -> None:
             shutil.rmtree(work / old, ignore_errors=True)
         os.sync()
         cmd = [sys.executable, __file__, "--phase", phase, "--db", str(db), "--work", str(work),
-               "--workers", str(args.workers)]
+               "--workers", str(args.workers), "--format", args.format]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results[phase] = json.loads(out.strip().splitlines()[-1])
         r = results[phase]
