@@ -97,6 +97,8 @@ def _phase(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> None:
+    from ecluse.migration.mandate import OUTPUT_FORMATS
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--patients", type=int, default=500_000)
     ap.add_argument("--db", type=Path, default=None, help="reuse this synthetic LIS (else generated)")
@@ -104,7 +106,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: a temp dir)")
     ap.add_argument("--phases", default="plain1,plainN,enc,receive",
                     help="which phases to run (comma-separated; the ratios need plainN and enc)")
-    ap.add_argument("--format", default="fhir-ndjson", choices=["fhir-ndjson", "hl7v25", "hprim-sante", "csv"],
+    ap.add_argument("--format", default="fhir-ndjson", choices=OUTPUT_FORMATS,
                     help="output format of the export phases (receive reads FHIR only: use it with the default)")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     args = ap.parse_args()

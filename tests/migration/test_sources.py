@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from ecluse.crypto import age
-from ecluse.errors import ConfigError, MandateError, NoIdentityMatchError
+from ecluse.errors import ConfigError, FormatError, MandateError, NoIdentityMatchError
 from ecluse.formats.codec import get_codec
 from ecluse.formats.records import Patient, Request, Result
 from ecluse.identity.people import register_person
@@ -137,6 +137,11 @@ def test_source_options_are_checked(tmp_path: Path, legacy_db: Path) -> None:
         spec_for(path=tmp_path / "missing.hl7")
     with pytest.raises(ConfigError, match="unknown source format"):
         spec_for(path=legacy_db, fmt="xml")
+    bad = tmp_path / "bad.hl7"
+    bad.write_bytes(b"MSH|^~\\&|LAB\rPID|1||IPP1\r")  # an HL7 message that is not an ORU^R01
+    with pytest.raises(FormatError, match="ORU") as caught:  # refused at plan, before any approval
+        spec_for(path=bad, fmt="hl7v25")
+    assert caught.value.hint is not None and "ecluse inspect bad.hl7" in caught.value.hint
     assert spec_for(path=legacy_db).kind == "lis"
     stored = spec_for(url=f"sqlite:///{legacy_db}", mapping="synth-lis").stored()
     assert SourceSpec.from_stored(stored).kind == "sql"
@@ -223,7 +228,7 @@ def test_plan_records_the_source_without_its_values(world: World, tmp_path: Path
     assert str(tmp_path) not in orjson.dumps(entry.to_dict()).decode()  # a name, never the full path
 
 
-def test_a_postgresql_legacy_database_through_a_mapping(world: World, tmp_path: Path) -> None:
+def test_a_postgresql_legacy_database_through_a_mapping(legacy_db: Path, tmp_path: Path) -> None:
     """The same scoped records from the LIS and from a copy of it on PostgreSQL read through the mapping."""
     import importlib.util
     import secrets
@@ -248,13 +253,19 @@ def test_a_postgresql_legacy_database_through_a_mapping(world: World, tmp_path: 
     sys.modules[mod_spec.name] = rt
     mod_spec.loader.exec_module(rt)
     base = f"postgresql+psycopg://postgres@127.0.0.1:5432/ecluse_src_{secrets.token_hex(4)}"
-    target = rt.create_target(base, tmp_path, "pg", rt.source_url(world.source), False)
+    target = rt.create_target(base, tmp_path, "pg", rt.source_url(legacy_db), False)
     try:
         mapping = load_mapping("synth-lis")
-        write_database(target.url, mapping, read_database(f"sqlite:///{world.source}", mapping), fresh=True)
+        write_database(target.url, mapping, read_database(f"sqlite:///{legacy_db}", mapping), fresh=True)
         spec = spec_for(url=target.url, mapping="synth-lis")
         assert spec.kind == "sql" and "postgresql" in spec.location
-        q = _query(world, frozenset({"hiv", "tumour_marker"}))
-        assert _key(_scoped(spec, q)) == _key(_scoped(SourceSpec("lis", str(world.source)), q))
+        conn = sqlite3.connect(legacy_db)
+        sites = tuple(r[0] for r in conn.execute("SELECT finess FROM sites ORDER BY finess"))[:6]
+        conn.close()
+        q = LegacyQuery(sites=sites, period_start="2020-01-01", period_end="2023-06-30",
+                        patient_fields=frozenset({"ins", "names", "birth_date"}),
+                        categories=frozenset({"hiv", "tumour_marker"}))
+        expected = _scoped(SourceSpec("lis", str(legacy_db)), q)
+        assert expected and _key(_scoped(spec, q)) == _key(expected)
     finally:
         target.drop()

@@ -113,7 +113,9 @@ def load_mapping(path: Path | str) -> Mapping:
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read the SQL mapping {p.name}") from exc
+        shipped = ", ".join(sorted(q.stem for q in MAPPINGS_DIR.glob("*.toml")))
+        raise ConfigError(f"cannot read the SQL mapping {p.name}",
+                          hint=f"give a mapping file (docs/formats/sql.md) or a shipped mapping: {shipped}") from exc
     translations = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in doc.get("translations", {}).items()}
     return Mapping(name=str(doc.get("name", p.stem)), patients=_table(doc, "patients", p.name),
                    requests=_table(doc, "requests", p.name), results=_table(doc, "results", p.name),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -28,10 +28,10 @@ from ecluse.errors import PackageError
 from ecluse.formats import fhir
 from ecluse.formats.codec import Record, get_codec
 from ecluse.legacy.reader import Group, LegacyQuery
-from ecluse.migration.package import PackageFile
+from ecluse.migration.package import FHIR_NDJSON, LAB_FORMATS, PackageFile
 from ecluse.migration.sources import SourceSpec, open_source
 
-__all__ = ["FHIR", "LAB_FORMATS", "ExportResult", "Output", "export_streams"]
+__all__ = ["ExportResult", "Output", "export_streams"]
 
 _DUMPS = orjson.dumps
 _NL = orjson.OPT_APPEND_NEWLINE
@@ -82,9 +82,6 @@ class _Stream:
                            sha256=self._hash.sha.hexdigest(), size=self._hash.size)
 
 
-#: The lab formats a package may carry besides FHIR: codec name -> file extension.
-LAB_FORMATS: Final[dict[str, str]] = {"hl7v25": "hl7", "hprim-sante": "hpr", "csv": "csv"}
-FHIR: Final = "fhir-ndjson"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +190,7 @@ def _worker(spec: SourceSpec, query: LegacyQuery, part: Any, index: int, out_dir
     for out in outputs:
         recipients = list(out.recipients) if out.recipients is not None else None
         groups = source.groups(query, part)
-        if out.format == FHIR:
+        if out.format == FHIR_NDJSON:
             suffix = "ndjson.age" if recipients else "ndjson"
             made = _fhir_part(groups, index, Path(out_dir), recipients, types, suffix, counter)
         else:

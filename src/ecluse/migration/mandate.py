@@ -19,14 +19,14 @@ from ecluse.crypto import age, minisign
 from ecluse.errors import KeyFileError, MandateError, SignatureError
 from ecluse.formats.fhir import RESOURCE_TYPES
 from ecluse.formats.records import PATIENT_FIELD_GROUPS, SENSITIVE_CATEGORIES
+from ecluse.migration.package import FHIR_NDJSON, LAB_FORMATS
 
 __all__ = ["Mandate", "Party", "Recipient", "Scope", "load_mandate", "parse_mandate", "read_mandate_file",
            "sign_mandate", "verify_mandate"]
 
 MIN_APPROVALS: Final = 2
-#: What a recipient may receive: FHIR R4 Bulk NDJSON, or one of the lab formats' writers
-#: (HPRIM Net is read only: it cannot carry every field of a record).
-OUTPUT_FORMATS: Final = ("fhir-ndjson", "hl7v25", "hprim-sante", "csv")
+#: What a recipient may receive (ecluse.migration.package.LAB_FORMATS).
+OUTPUT_FORMATS: Final = (FHIR_NDJSON, *LAB_FORMATS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class Recipient:
     name: str
     email: str
     age_recipient: str
-    format: str = "fhir-ndjson"
+    format: str = FHIR_NDJSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ def parse_mandate(data: bytes, *, source: str = "mandate") -> Mandate:
         except KeyFileError as exc:
             raise MandateError(f"mandate field '{where}age_recipient' is not an age X25519 public key",
                                hint="it starts with 'age1'; the recipient gets it from 'ecluse keygen --age'") from exc
-        fmt = r.get("format", "fhir-ndjson")
+        fmt = r.get("format", FHIR_NDJSON)
         if fmt not in OUTPUT_FORMATS:
             raise MandateError(f"mandate field '{where}format' must be one of {', '.join(OUTPUT_FORMATS)}")
         recipients.append(Recipient(name=_req(r, "name", where, str),
@@ -172,7 +172,7 @@ def parse_mandate(data: bytes, *, source: str = "mandate") -> Mandate:
     if "Patient" not in types:
         raise MandateError("mandate field 'scope.resource_types' must include Patient",
                            hint="results cannot be migrated without the patient they belong to")
-    lab_formats = sorted({r.format for r in recipients} - {"fhir-ndjson"})
+    lab_formats = sorted({r.format for r in recipients} - {FHIR_NDJSON})
     if lab_formats and "ServiceRequest" not in types:
         raise MandateError(f"mandate field 'scope.resource_types' must include ServiceRequest for a recipient "
                            f"in {', '.join(lab_formats)}",

@@ -34,11 +34,16 @@ __all__ = ["FORMAT", "MANIFEST", "SIGNATURE", "Manifest", "PackageFile", "check_
 FORMAT: Final = "ecluse-package/v1"
 MANIFEST: Final = "manifest.json"
 SIGNATURE: Final = "manifest.json.minisig"
-_NAME = re.compile(r"^(?:(Patient|ServiceRequest|Specimen|Observation|DiagnosticReport)\.[0-9]{1,4}\.ndjson"
-                   r"|(hl7v25)\.[0-9]{1,4}\.hl7|(hprim-sante)\.[0-9]{1,4}\.hpr|(csv)\.[0-9]{1,4}\.csv)\.age$")
+#: The output formats: FHIR R4 Bulk NDJSON, and the lab formats a package may carry besides
+#: (codec name -> file extension). HPRIM Net is read only: it cannot carry every field of a record.
+FHIR_NDJSON: Final = "fhir-ndjson"
+LAB_FORMATS: Final = {"hl7v25": "hl7", "hprim-sante": "hpr", "csv": "csv"}
 #: Media type of each output format, for the manifest.
-MEDIA_TYPES: Final = {"fhir-ndjson": "application/fhir+ndjson", "hl7v25": "x-application/hl7-v2+er7",
+MEDIA_TYPES: Final = {FHIR_NDJSON: "application/fhir+ndjson", "hl7v25": "x-application/hl7-v2+er7",
                       "hprim-sante": "text/x-hprim-sante", "csv": "text/csv"}
+_NAME = re.compile(r"^(?:(Patient|ServiceRequest|Specimen|Observation|DiagnosticReport)\.[0-9]{1,4}\.ndjson|"
+                   + "|".join(f"{re.escape(f)}\\.[0-9]{{1,4}}\\.{ext}" for f, ext in LAB_FORMATS.items())
+                   + r")\.age$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +57,7 @@ class PackageFile:
     count: int
     sha256: str
     size: int
-    format: str = "fhir-ndjson"
+    format: str = FHIR_NDJSON
     recipients: tuple[str, ...] = ()
 
 
@@ -144,7 +149,7 @@ def load_manifest(package_dir: Path, sender_keys: list[minisign.PublicKey]) -> M
     try:
         doc = orjson.loads(data)
         files = tuple(PackageFile(name=f["name"], type=f["type"], count=int(f["count"]),
-                                  sha256=f["sha256"], size=int(f["size"]), format=f.get("format", "fhir-ndjson"),
+                                  sha256=f["sha256"], size=int(f["size"]), format=f.get("format", FHIR_NDJSON),
                                   recipients=tuple(f.get("recipients", doc["recipients"])))
                       for f in doc["files"])
         manifest = Manifest(
@@ -162,8 +167,8 @@ def load_manifest(package_dir: Path, sender_keys: list[minisign.PublicKey]) -> M
     for f in files:
         match = _NAME.match(f.name)
         if not match or not f.name.startswith(f.type + ".") or \
-                (f.format == "fhir-ndjson") != (match.group(1) is not None) or \
-                (f.format != "fhir-ndjson" and f.format != f.type):
+                (f.format == FHIR_NDJSON) != (match.group(1) is not None) or \
+                (f.format != FHIR_NDJSON and f.format != f.type):
             raise _bad(f"{package_dir.name}: the manifest lists an invalid file name")
         if not f.recipients or not set(f.recipients) <= set(manifest.recipients):
             raise _bad(f"{package_dir.name}: a file of the manifest is encrypted to a recipient the "

@@ -29,7 +29,7 @@ from ecluse.errors import (
     ScopeError,
     SignatureError,
 )
-from ecluse.legacy.reader import Counts, LegacyQuery
+from ecluse.legacy.reader import Counts
 from ecluse.migration import states
 from ecluse.migration.export import Output, export_streams
 from ecluse.migration.mandate import Mandate, read_mandate_file, verify_mandate
@@ -59,7 +59,6 @@ __all__ = [
     "plan",
     "purge_expired",
     "record_receipt",
-    "scope_query",
     "utcnow",
 ]
 
@@ -185,10 +184,6 @@ class ExportSummary:
     bytes: int
 
 
-def scope_query(mandate: Mandate) -> LegacyQuery:
-    return query_of(mandate.scope)
-
-
 def outputs_of(mandate: Mandate) -> tuple[Output, ...]:
     """One output per format the recipients ask for, encrypted to those recipients only."""
     by_format: dict[str, list[str]] = {}
@@ -223,7 +218,7 @@ def export(ws: Workspace, migration_id: str, actor: Actor, *, now: datetime,
         raise IdentityError(f"{actor.person.email} approved this migration and cannot also export it",
                             hint="the export is run by an operator who did not approve (four-eyes rule)")
     mandate = _mandate_of(ws, m, now)
-    query = scope_query(mandate)
+    query = query_of(mandate.scope)
     spec = SourceSpec.from_stored(m.source)
     counts = open_source(spec).count(query)
     check_ceiling(mandate, counts)

@@ -32,9 +32,7 @@ from ecluse.errors import (
 from ecluse.formats import fhir
 from ecluse.formats.codec import Record, get_codec
 from ecluse.formats.records import Patient, Request, Result
-from ecluse.migration.package import Manifest, PackageFile, check_files, load_manifest
-
-FHIR_NDJSON = "fhir-ndjson"
+from ecluse.migration.package import FHIR_NDJSON, Manifest, PackageFile, check_files, load_manifest
 
 __all__ = ["ReceiveResult", "receipt_comment", "receive_package", "write_receipt"]
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from ecluse.formats._common import Record, flatten, group_records
 from ecluse.formats.categories import category_of
-from ecluse.formats.records import Patient, Request, Result, minimise_patient
+from ecluse.formats.records import Request, Result, minimise_patient
 from ecluse.legacy.reader import Group, LegacyQuery
 from ecluse.migration.mandate import Scope
 
-__all__ = ["apply_scope", "flatten", "groups_of", "in_scope", "query_of", "result_allowed", "scope_groups"]
-
-Record = Patient | Request | Result
+__all__ = ["apply_scope", "in_scope", "query_of", "result_allowed", "scope_groups"]
 
 
 def query_of(scope: Scope) -> LegacyQuery:
@@ -68,35 +67,6 @@ def scope_groups(groups: Iterable[Group], q: LegacyQuery) -> Iterator[Group]:
             yield minimise_patient(patient, q.patient_fields, comments=comments), kept
 
 
-def groups_of(records: Iterable[Record]) -> Iterator[Group]:
-    """Group a record stream (grouped order); records before any patient are dropped."""
-    current: Group | None = None
-    last: tuple[Request, list[Result]] | None = None
-    for rec in records:
-        if isinstance(rec, Patient):
-            if current is not None:
-                yield current
-            current, last = (rec, []), None
-        elif current is None:
-            continue  # a request or result before any patient: nothing to attach it to
-        elif isinstance(rec, Request):
-            last = (rec, [])
-            current[1].append(last)
-        elif last is not None:
-            last[1].append(rec)
-    if current is not None:
-        yield current
-
-
-def flatten(groups: Iterable[Group]) -> Iterator[Record]:
-    """Patient groups back to the grouped record order the writers expect."""
-    for patient, requests in groups:
-        yield patient
-        for req, results in requests:
-            yield req
-            yield from results
-
-
 def apply_scope(records: Iterable[Record], scope: Scope) -> Iterator[Record]:
     """Yield only what ``scope`` allows, in the grouped order the writers expect."""
-    return flatten(scope_groups(groups_of(records), query_of(scope)))
+    return flatten(scope_groups(group_records(records), query_of(scope)))

@@ -20,11 +20,12 @@ from typing import Any, Final, Protocol
 import orjson
 
 from ecluse.errors import ConfigError, EcluseError, FormatError
+from ecluse.formats._common import group_records
 from ecluse.formats.codec import CODECS, Codec, get_codec, sniff_codec
 from ecluse.formats.records import Patient
 from ecluse.legacy import reader
 from ecluse.legacy.reader import Counts, Group, LegacyQuery
-from ecluse.migration.scope import groups_of, scope_groups
+from ecluse.migration.scope import scope_groups
 
 __all__ = ["KINDS", "Source", "SourceSpec", "describe", "open_source", "spec_for"]
 
@@ -186,7 +187,7 @@ class SqlSource:
         return [0]  # one ordered read: the mapping gives no id ranges to split on
 
     def groups(self, q: LegacyQuery, part: Any) -> Iterator[Group]:
-        return scope_groups(groups_of(self._records(q)), q)
+        return scope_groups(group_records(self._records(q)), q)
 
     def sample_names(self, limit: int) -> list[str]:
         return _names((r for r in self._records(None) if isinstance(r, Patient)), limit)
@@ -234,29 +235,33 @@ class FileSource:
         if read_groups is not None:
             yield from read_groups(data, filename=path.name)
         else:
-            yield from groups_of(codec.read(data, filename=path.name))
+            yield from group_records(codec.read(data, filename=path.name))
 
     def check(self) -> None:
+        """Every file is read through once, so that a malformed archive is refused at ``plan``, before
+        anyone approves, with the file, line, record and field of the first error."""
         for path in self.files:
-            with path.open("rb") as f:
-                self._codec(path, f.read(4096))
+            try:
+                for _ in self._read(path):
+                    pass
+            except FormatError as exc:
+                if exc.hint is None:
+                    exc.hint = (f"run 'ecluse inspect {path.name}' for its counts and first error; fix the "
+                                "file or leave it out of the source, then plan again")
+                raise
 
     def count(self, q: LegacyQuery) -> Counts:
-        total = Counts(0, 0, 0)
-        for part in self.parts(1):
-            c = _count(self.groups(q, part))
-            total = Counts(total.patients + c.patients, total.requests + c.requests, total.results + c.results)
-        return total
+        return _count(self.groups(q, [str(p) for p in self.files]))
 
     def parts(self, n: int) -> list[Any]:
         """Files dealt to ``n`` parts, largest first, each to the lightest part."""
         n = max(1, min(n, len(self.files)))
         parts: list[list[str]] = [[] for _ in range(n)]
         loads = [0] * n
-        for path in sorted(self.files, key=lambda p: -p.stat().st_size):
+        for size, path in sorted(((p.stat().st_size, p) for p in self.files), reverse=True):
             i = loads.index(min(loads))
             parts[i].append(str(path))
-            loads[i] += path.stat().st_size
+            loads[i] += size
         return [sorted(p) for p in parts if p]
 
     def groups(self, q: LegacyQuery, part: Any) -> Iterator[Group]:
@@ -339,7 +344,8 @@ def spec_for(*, path: Path | None = None, url: str | None = None, fmt: str | Non
         else:
             if not resolved.exists():
                 raise ConfigError(f"source not found: {path.name}",
-                                  hint="create a LIS with 'ecluse synth PATH' or give the archive's path")
+                                  hint="give the LIS database, or the lab-format file or directory of files, "
+                                  "by a path that exists ('ecluse synth PATH' makes a LIS to practise on)")
             spec = SourceSpec("files", str(resolved), fmt, str(Path(mapping).resolve()) if mapping else None)
         source = open_source(spec)
     source.check()
