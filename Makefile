@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: build demo test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,12 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## make build: compile the modules of src/ecluse/_compiled.py with Cython, in place (only what changed)
+build: $(STAMP)
+	ECLUSE_REQUIRE_COMPILED=1 $(BIN)/python setup.py --quiet build_ext --inplace
+
 ## make demo: run the whole migration on a synthetic LIS (SQLite and local files)
-demo: $(STAMP)
+demo: build
 	$(BIN)/ecluse demo
 
 ## make test: the whole test suite (needs the age and minisign CLIs; .ci/run installs them)
-test: $(STAMP)
+test: build
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -26,8 +30,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: build
 	$(BIN)/python benchmarks/bench_export.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) build *.egg-info src/ecluse/**/*.so src/ecluse/*/*.so .pytest_cache .ruff_cache .mypy_cache

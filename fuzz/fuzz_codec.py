@@ -7,7 +7,13 @@ or:  ECLUSE_FUZZ_CODEC=hl7v25 nice -n 10 .venv/bin/python fuzz/fuzz_codec.py fuz
 import os
 import sys
 
+# atheris instruments Python bytecode: fuzz the Python source of the modules that are also compiled
+# (ecluse._compiled); tests/test_compiled.py checks that compiled and source behave the same
+os.environ["ECLUSE_PURE_PYTHON"] = "1"
+
 import atheris
+
+import ecluse  # noqa: F401  (installs the source finder before atheris's import hook, which must come first)
 
 # the codec modules are imported here, inside the instrumented block: get_codec imports them lazily,
 # and a module first imported outside this block would be fuzzed blind (no coverage feedback)

@@ -92,10 +92,12 @@ def split_lines(text: str) -> list[str]:
         return text.split("\n")
     if "\n" not in text:
         return text.split("\r")
-    crlf = text.count("\r\n")
-    if crlf == text.count("\r") and crlf == text.count("\n"):
-        return text.split("\r\n")
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = text.split("\r\n")
+    line: str
+    for line in lines:
+        if "\r" in line or "\n" in line:  # a lone CR or LF: mixed line ends
+            return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines
 
 
 def decode_lenient(data: bytes, order: tuple[str, ...]) -> tuple[str, str]:

@@ -143,8 +143,13 @@ class _Reader:
         test_get, time_get = tests.get, times.get
         plain_types = _PLAIN_TYPES
         pad = _PAD
+        # declared types let the compiled module (Cython) call str and list methods directly
+        seg: str
+        f: list[str]
+        fields: list[str]
+        no: int
         for no, seg in enumerate(split_lines(self.text), 1):
-            if seg[:4] == "OBX|" and request is not None and std and "\\" not in seg:
+            if std and request is not None and seg.startswith("OBX|") and "\\" not in seg:
                 f = seg.split("|")
                 if len(f) < 15:
                     f.extend(pad[:15 - len(f)])

@@ -88,6 +88,16 @@ def _date_out(value: str | None, record: str, field: str) -> str:
     return out
 
 
+def _next_is_res(lines: list[str], k: int, end: int) -> bool:
+    """Whether the next non-blank line from ``k`` (before ``end``) is a RES line."""
+    while k < end:
+        line = lines[k]
+        if line and not line.isspace():
+            return line.startswith("RES|")
+        k += 1
+    return False
+
+
 def _title(line: str) -> bool:
     """A TEX line naming a section (``TEX|HEMATOLOGIE``): no lower-case letter."""
     text = line[4:]
@@ -145,10 +155,7 @@ class _Reader:
                 else:
                     end = k
                     break
-            body = lines[i:first_lab] if first_lab >= 0 else lines[i:end]
-            lab: list[tuple[int, str]] | None = None
-            if last_lab >= 0:
-                lab = [(k + 1, lines[k]) for k in range(last_lab + 1, end) if lines[k] and not lines[k].isspace()]
+            lab_end = end
             i = end + 1
             if current is not None and patient is not current and patient != current:
                 yield current, reqs
@@ -166,11 +173,11 @@ class _Reader:
                 if recipient and _RPPS_RE.fullmatch(recipient[0]):
                     req.prescriber_rpps = recipient[0]
                 results: list[Result] = []
-                if lab is None:
-                    text = "\n".join(body).strip("\n")
+                if last_lab < 0:
+                    text = "\n".join(lines[start + 12:lab_end]).strip("\n")
                     req.comment = text or None
                 else:
-                    self.lab(lab, req, results)
+                    self.lab(last_lab + 1, lab_end, req, results)
                 reqs.append((req, results))
         if current is not None:
             yield current, reqs
@@ -191,7 +198,8 @@ class _Reader:
         p.nir = h[7].replace(" ", "") or None
         return p
 
-    def lab(self, lab: list[tuple[int, str]], req: Request, results: list[Result]) -> None:
+    def lab(self, first: int, end: int, req: Request, results: list[Result]) -> None:
+        """The RES and TEX lines ``first`` to ``end`` (excluded) of a LAB block; blank lines are skipped."""
         comment: list[str] = []
         target: Request | Result = req
 
@@ -201,11 +209,16 @@ class _Reader:
                 target.comment = f"{target.comment}\n{text}" if target.comment else text
                 comment.clear()
 
+        lines = self.lines
         loincs = self.loincs
         pad = _PAD
-        for k, (no, line) in enumerate(lab):
-            tag = line[:4]
-            if tag == "RES|":
+        # declared types let the compiled module (Cython) call str and list methods directly
+        line: str
+        f: list[str]
+        k: int
+        for k in range(first, end):
+            line = lines[k]
+            if line.startswith("RES|"):
                 if comment:
                     flush()
                 f = line.split("|")
@@ -234,13 +247,12 @@ class _Reader:
                              f[9] or None)
                 results.append(res)
                 target = res
-            elif tag == "TEX|":
-                following = lab[k + 1][1] if k + 1 < len(lab) else ""
-                if following[:4] == "RES|" and _title(line):
+            elif line.startswith("TEX|"):
+                if _title(line) and _next_is_res(lines, k + 1, end):
                     continue
                 comment.append(line[4:])
-            else:
-                raise FormatError("line in the LAB block is neither RES nor TEX", file=self.file, line=no,
+            elif line and not line.isspace():
+                raise FormatError("line in the LAB block is neither RES nor TEX", file=self.file, line=k + 1,
                                   record=line[:3])
         flush()
 

@@ -100,6 +100,8 @@ class _Reader:
     def logical_records(self) -> Iterator[tuple[int, str]]:
         pending: tuple[int, str] | None = None
         seen_header = False
+        line: str
+        no: int
         for no, line in enumerate(split_lines(self.text), 1):
             if not line:
                 continue
@@ -159,8 +161,16 @@ class _Reader:
         times: dict[str, str | None] = {}
         test_get, time_get = tests.get, times.get
         pad = _PAD
+        # declared types let the compiled module (Cython) call str and list methods directly
+        rec: str
+        f: list[str]
+        fields: list[str]
+        no: int
+        # the delimiters are standard: set again at each H record (logical_records reads its delimiters
+        # before it yields it)
+        std = self.std
         for no, rec in self.logical_records():
-            if rec[:4] == "OBX|" and request is not None and self.std and "\\" not in rec:
+            if std and request is not None and rec.startswith("OBX|") and "\\" not in rec:
                 if comment_lines:
                     flush_comment()
                 f = rec.split("|")
@@ -228,6 +238,7 @@ class _Reader:
                 reqs, request, results = [], None, []
                 target = patient
             elif kind == "H":
+                std = self.std
                 ended = False
                 if patient is not None:
                     yield patient, reqs

@@ -1,0 +1,30 @@
+"""Refuse to test a stale build: a compiled module older than its Python source would be tested in
+place of the code that was edited (run `make build`, which `make test` does first)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from ecluse import _compiled
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _compiled.pure_python():
+        return
+    stale = []
+    for name in _compiled.MODULES:
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin) if spec is not None and spec.origin else None
+        if origin is None or origin.suffix == ".py":
+            continue
+        source = origin.with_name(name.rpartition(".")[2] + ".py")
+        if source.is_file() and source.stat().st_mtime > origin.stat().st_mtime:
+            stale.append(name)
+    if stale:
+        raise pytest.UsageError(
+            f"compiled modules older than their source: {', '.join(stale)}; run `make build` "
+            "(or set ECLUSE_PURE_PYTHON=1 to test the Python source)"
+        )
