@@ -88,6 +88,13 @@ def _date_out(value: str | None, record: str, field: str) -> str:
     return out
 
 
+def _attach(target: Request | Result, comment: list[str]) -> None:
+    """Add the TEX lines of ``comment`` to ``target``'s comment and empty the list."""
+    text = "\n".join(comment)
+    target.comment = f"{target.comment}\n{text}" if target.comment else text
+    comment.clear()
+
+
 def _next_is_res(lines: list[str], k: int, end: int) -> bool:
     """Whether the next non-blank line from ``k`` (before ``end``) is a RES line."""
     while k < end:
@@ -118,7 +125,15 @@ class _Reader:
         current: Patient | None = None
         reqs: list[tuple[Request, list[Result]]] = []
         # the marker lines (every marker holds "****": only those lines are stripped), in order
-        marks = [(k, m) for k, line in enumerate(lines) if "****" in line and (m := line.strip()) in _MARKER_SET]
+        marks: list[tuple[int, str]] = []
+        line: str
+        k: int
+        for k, line in enumerate(lines):
+            # a marker line starts with its asterisks or with blanks: test the first character first
+            if line and (line[0] == "*" or line[0].isspace()) and "****" in line:
+                m = line.strip()
+                if m in _MARKER_SET:
+                    marks.append((k, m))
         nmarks = len(marks)
         mp = 0
         patient_lines: list[str] = []
@@ -202,16 +217,11 @@ class _Reader:
         """The RES and TEX lines ``first`` to ``end`` (excluded) of a LAB block; blank lines are skipped."""
         comment: list[str] = []
         target: Request | Result = req
-
-        def flush() -> None:
-            if comment:
-                text = "\n".join(comment)
-                target.comment = f"{target.comment}\n{text}" if target.comment else text
-                comment.clear()
-
         lines = self.lines
         loincs = self.loincs
         pad = _PAD
+        rid, pid = req.id, req.patient_id
+        prefix = rid + "-"  # a result's id: the request's and its rank
         # declared types let the compiled module (Cython) call str and list methods directly
         line: str
         f: list[str]
@@ -220,7 +230,7 @@ class _Reader:
             line = lines[k]
             if line.startswith("RES|"):
                 if comment:
-                    flush()
+                    _attach(target, comment)
                 f = line.split("|")
                 if len(f) < 14:
                     f.extend(pad[:14 - len(f)])
@@ -242,7 +252,7 @@ class _Reader:
                         loinc = loincs[code] = code if _LOINC_RE.fullmatch(code) else None
                 else:
                     loinc = None
-                res = Result(f"{req.id}-{len(results) + 1}", req.id, req.patient_id, loinc, f[1] or None,
+                res = Result(prefix + str(len(results) + 1), rid, pid, loinc, f[1] or None,
                              value or None, vt, f[5] or None, low or None, high or None, f[8] or None,
                              f[9] or None)
                 results.append(res)
@@ -254,7 +264,8 @@ class _Reader:
             elif line and not line.isspace():
                 raise FormatError("line in the LAB block is neither RES nor TEX", file=self.file, line=k + 1,
                                   record=line[:3])
-        flush()
+        if comment:
+            _attach(target, comment)
 
 
 def _clean(value: str | None, record: str, field: str, *, pipe: bool = False) -> str:
