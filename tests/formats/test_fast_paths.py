@@ -118,3 +118,30 @@ def test_csv_lines_cut_one_at_a_time_read_as_the_buffered_text(text: str) -> Non
         return out
 
     assert read(_lines_keepends(text)) == read(io.StringIO(text, newline=""))
+
+
+_SAMPLES = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "samples"
+
+
+def _other_delimiters(data: bytes, swap: tuple[bytes, bytes]) -> bytes:
+    """The same HPRIM Santé file with delimiters swapped for characters the sample does not hold."""
+    assert not any(c in data for c in swap[1])
+    return data.translate(bytes.maketrans(*swap))
+
+
+@pytest.mark.parametrize("swap", [
+    (b"|~^\\&", b"!@*;?"),  # every delimiter: no line starts with "OBX|"
+    (b"~^", b"@*"),  # the field separator kept: lines start with "OBX|" and the fast path must not be taken
+])
+def test_hprim_sante_batches_with_other_delimiters_read_the_same(swap: tuple[bytes, bytes]) -> None:
+    # logical_records sets the delimiters of each H record before groups() sees it: a batch with
+    # other delimiters after a standard one (and a standard one after it) must read the same records
+    from ecluse.formats.hprim_sante import HprimSanteCodec
+
+    codec = HprimSanteCodec()
+    std = (_SAMPLES / "hprim_sante_h22_oru_synthetic.hpr").read_bytes()
+    other = _other_delimiters(std, swap)
+    once = list(codec.read(std, filename="x"))
+    assert len(once) > 3
+    assert list(codec.read(other, filename="x")) == once
+    assert list(codec.read(std + other + std, filename="x")) == once * 3
