@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,3 +99,19 @@ def test_compiled_and_interpreted_give_the_same_results(lab: Path) -> None:
     if not any(compiled["compiled"].values()):  # type: ignore[union-attr]
         pytest.skip("nothing compiled on this machine")
     assert compiled["digest"] == pure["digest"]
+
+
+def test_version_says_whether_the_hot_modules_are_compiled(tmp_path: Path) -> None:
+    def version(pure: bool) -> str:
+        env = {k: v for k, v in os.environ.items() if k != _compiled.PURE_ENV}
+        if pure:
+            env[_compiled.PURE_ENV] = "1"
+        res = subprocess.run([sys.executable, "-m", "ecluse.cli", "--version"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60, check=True)
+        return res.stdout
+
+    assert "interpreted: ECLUSE_PURE_PYTHON is set" in version(pure=True)
+    out = version(pure=False)
+    assert out.startswith("ecluse 0.1.0")
+    n = len(_compiled.MODULES)
+    assert f"compiled: all {n} hot modules" in out or re.search(rf"compiled: \d+ of {n} .*run `make build`", out)

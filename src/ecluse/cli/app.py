@@ -26,6 +26,33 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from ecluse import __version__, _compiled
+
+    state = _compiled.compiled()
+    done = sum(state.values())
+    if done == len(state):
+        how = f"compiled: all {done} hot modules (Cython)"
+    elif _compiled.pure_python():
+        how = f"interpreted: {_compiled.PURE_ENV} is set"
+    else:
+        how = (f"compiled: {done} of {len(state)} hot modules; the others run interpreted, more slowly "
+               "(built without a C compiler? run `make build`, docs/decisions/0005-compiled-hot-paths.md)")
+    console.print(f"ecluse {__version__} · Python {sys.version.split()[0]} · {how}", highlight=False)
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version, and whether the hot modules are compiled, then exit."),
+) -> None:
+    """Move a medical lab's patient data under a signed scope, encrypted end to end, deleted with proof
+    afterwards."""
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
