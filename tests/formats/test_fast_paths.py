@@ -145,3 +145,25 @@ def test_hprim_sante_batches_with_other_delimiters_read_the_same(swap: tuple[byt
     assert len(once) > 3
     assert list(codec.read(other, filename="x")) == once
     assert list(codec.read(std + other + std, filename="x")) == once * 3
+
+
+_DAYS = st.sampled_from(["20240115", "19991231", "2024011x", "20241301", "٢٠٢٤0115"])
+_CLOCKS = st.sampled_from(["081500+0100", "235959-0330", "081500 0100", "0815000+010", "081500+01٠0"])
+
+
+@given(st.lists(st.tuples(_DAYS, _CLOCKS), min_size=1, max_size=12))
+def test_ts_reader_halves_memo_matches_ts_to_iso(values: list[tuple[str, str]]) -> None:
+    # the reader remembers the date and the time of day of full-form values separately: any mix of
+    # remembered halves must convert (or fail) as ts_to_iso does on the whole value
+    ts = _common.ts_reader("x")
+    for day, clock in values:
+        value = day + clock
+        try:
+            expected: str | None = _common.ts_to_iso(value)
+        except FormatError:
+            expected = None
+        try:
+            got = ts(value, 1, "OBX", "OBX-14")
+        except FormatError:
+            got = None
+        assert got == expected, value

@@ -327,13 +327,32 @@ def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
     value is ``None``. Only successful conversions are remembered."""
     memo: dict[str, str] = {}
     get = memo.get
+    # the full form YYYYMMDDHHMMSS+ZZZZ seldom repeats as a whole (one per request) but its date and
+    # its time of day do: both halves are remembered, each from a value that converted successfully
+    dates: dict[str, str] = {}
+    times: dict[str, str] = {}
+    date_get, time_get = dates.get, times.get
 
     def ts(value: str, line: int, record: str, field: str) -> str | None:
         if not value:
             return None
         out = get(value)
         if out is None:
-            out = ts_to_iso(value, file=file, line=line, record=record, field=field)
+            if len(value) == 19:
+                day = date_get(value[:8])
+                if day is not None:
+                    clock = time_get(value[8:])
+                    if clock is not None:
+                        out = day + clock
+            if out is None:
+                out = ts_to_iso(value, file=file, line=line, record=record, field=field)
+                if len(value) == 19 and len(out) == 25 and value[14] in "+-":  # YYYY-MM-DDTHH:MM:SS+ZZ:ZZ
+                    if len(dates) >= _MEMO_LIMIT:
+                        dates.clear()
+                    if len(times) >= _MEMO_LIMIT:
+                        times.clear()
+                    dates[value[:8]] = out[:10]
+                    times[value[8:]] = out[10:]
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[value] = out

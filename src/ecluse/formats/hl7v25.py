@@ -65,7 +65,7 @@ def _sn(value: str, ident: str) -> str:
     if m is None:
         raise FormatError("structured numeric value does not parse", record=f"Result {ident}",
                           field="value", hint="SN values look like <5, >=10, 1:128, 10-20")
-    return "^".join(x or "" for x in m.groups()).rstrip("^")
+    return "^".join([x or "" for x in m.groups()]).rstrip("^")
 
 
 def _code_fields(code: list[str], un: Callable[[str], str]) -> tuple[str | None, str | None]:
@@ -237,7 +237,7 @@ class _Reader:
             elif name == "NTE":
                 if target is None:
                     continue  # an NTE after MSH or SPM: nothing of ours to attach it to
-                text = "\n".join(u(r) for r in fields[3].split(rs))
+                text = "\n".join([u(r) for r in fields[3].split(rs)])
                 kind = fields[4].split(cs)[0]
                 if kind == BLOOD_GROUP_NTE and isinstance(target, Patient):
                     target.blood_group = text or None
@@ -345,7 +345,7 @@ class _Reader:
             if c[6] == "BDL":
                 p.birth_place = un(c[8]) or None
             elif p.address is None and p.city is None and p.postcode is None:
-                street = "\n".join(un(s) for s in c[:2] if s)
+                street = "\n".join([un(s) for s in c[:2] if s])
                 p.address = street or None
                 p.city = un(c[2]) or None
                 p.postcode = un(c[4]) or None
@@ -392,11 +392,11 @@ class _Reader:
         value = None
         if raw:
             if vt in ("CE", "CWE", "CNE", "CF"):
-                value = "^".join(un(c) for c in raw.split(rs)[0].split(cs))
+                value = "^".join([un(c) for c in raw.split(rs)[0].split(cs)])
             elif vt == "SN":
-                value = "".join(un(c) for c in raw.split(cs))
+                value = "".join([un(c) for c in raw.split(cs)])
             elif vt in ("TX", "FT"):
-                value = "\n".join(un(r) for r in raw.split(rs))
+                value = "\n".join([un(r) for r in raw.split(rs)])
             else:
                 value = un(raw)
         unit = f[6]
@@ -558,11 +558,11 @@ class Hl7Codec:
                         sid = e(sid)
                         if value:
                             if vt in ("CE", "CWE", "CNE", "CF"):
-                                value = "^".join(e(c) for c in value.split("^"))
+                                value = "^".join([e(c) for c in value.split("^")])
                             elif vt == "SN":
                                 value = _sn(value, s.id)
                             elif vt in ("TX", "FT"):
-                                value = "~".join(e(x) for x in value.split("\n"))
+                                value = "~".join([e(x) for x in value.split("\n")])
                             else:
                                 value = e(value)
                     elif value and vt == "SN":

@@ -201,7 +201,7 @@ class _Reader:
         if not h[0]:
             raise FormatError("report without a patient id", file=self.file, line=start + 1, record="header")
         p = Patient(id=h[0], birth_name=h[1] or None, given_names=h[2] or None)
-        address = "\n".join(x for x in (h[3], h[4]) if x)
+        address = "\n".join([x for x in (h[3], h[4]) if x])
         p.address = address or None
         m = _CP_CITY_RE.fullmatch(h[5])
         if m:
@@ -337,7 +337,7 @@ class HprimNetCodec:
             if len(address) > 2:
                 raise FormatError("address has more than two lines", record=who, field="address")
             address += [""] * (2 - len(address))
-            cp_city = " ".join(x for x in (_clean(p.postcode, who, "postcode"), _clean(p.city, who, "city")) if x)
+            cp_city = " ".join([x for x in (_clean(p.postcode, who, "postcode"), _clean(p.city, who, "city")) if x])
             head = [_clean(p.id, who, "id"), _clean(p.birth_name, who, "birth_name"),
                     _clean(p.given_names, who, "given_names"), address[0], address[1], cp_city,
                     _date_out(p.birth_date, who, "birth_date"), _clean(p.nir, who, "nir")]

@@ -295,7 +295,7 @@ class _Reader:
         else:
             pat.birth_name = first
         if len(name) > 1:
-            pat.given_names = " ".join(g for g in name[1:] if g) or None
+            pat.given_names = " ".join([g for g in name[1:] if g]) or None
         if f[7]:
             pat.birth_date = self.tsm(f[7], no, "P", "P.8")
         pat.sex = un(f[8]) or None
@@ -307,7 +307,7 @@ class _Reader:
                 if _at(c, 6) == "BDL":
                     pat.birth_place = _at(c, 8) or None
                 else:
-                    street = "\n".join(s for s in c[:2] if s)
+                    street = "\n".join([s for s in c[:2] if s])
                     pat.address = street or None
                     pat.city = _at(c, 2) or None
                     pat.postcode = _at(c, 4) or None
@@ -369,9 +369,9 @@ class _Reader:
         value = None
         if raw:
             if vtype == "TX":
-                value = "\n".join(un(c) for rep in raw.split(self.rs) for c in rep.split(cs))
+                value = "\n".join([un(c) for rep in raw.split(self.rs) for c in rep.split(cs)])
             elif vtype in ("CE", "CWE"):
-                value = "^".join(un(c) for c in raw.split(cs))
+                value = "^".join([un(c) for c in raw.split(cs)])
             else:
                 value = un(raw)
         rng = f[7]
@@ -512,9 +512,9 @@ class HprimSanteCodec:
                     if search(f"{sid}{value}") is not None:
                         sid = e(sid)
                         if vt == "TX":
-                            value = "~".join(e(part) for part in value.split("\n"))
+                            value = "~".join([e(part) for part in value.split("\n")])
                         elif vt in ("CE", "CWE"):
-                            value = "~".join(e(part) for part in value.split("^"))
+                            value = "~".join([e(part) for part in value.split("^")])
                         else:
                             value = e(value)
                     key = (vt, s.loinc, s.label, s.unit, s.ref_low, s.ref_high, s.flag, s.status, s.category)
