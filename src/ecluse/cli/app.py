@@ -30,7 +30,8 @@ err_console = Console(stderr=True)
 def _version(value: bool) -> None:
     if not value:
         return
-    from ecluse import __version__, _compiled
+    import ecluse
+    from ecluse import _compiled
 
     state = _compiled.compiled()
     done = sum(state.values())
@@ -41,7 +42,7 @@ def _version(value: bool) -> None:
     else:
         how = (f"compiled: {done} of {len(state)} hot modules; the others run interpreted, more slowly "
                "(built without a C compiler? run `make build`, docs/decisions/0005-compiled-hot-paths.md)")
-    console.print(f"ecluse {__version__} · Python {sys.version.split()[0]} · {how}", highlight=False)
+    console.print(f"ecluse {ecluse.__version__} · Python {sys.version.split()[0]} · {how}", highlight=False)
     raise typer.Exit()
 
 
