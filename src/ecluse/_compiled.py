@@ -31,6 +31,11 @@ MODULES: Final[tuple[str, ...]] = (
     "ecluse.formats.hl7v25",
     "ecluse.formats.hprim_net",
     "ecluse.formats.hprim_sante",
+    "ecluse.scan._detect",
+    "ecluse.scan._engine",
+    "ecluse.scan._lexicon",
+    "ecluse.scan._prefilter",
+    "ecluse.scan._sources",
 )
 
 #: The environment variable that turns compiled modules off.

@@ -100,6 +100,50 @@ def test_prefilter_keeps_examples(text: str) -> None:
     assert with_pf
 
 
+def _hits(hits: list[d.Hit]) -> list[tuple[int, int, str, float, str, str, str]]:
+    return sorted((h.start, h.end, h.kind, h.confidence, h.excerpt, h.value, h.detail) for h in hits)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_whole_text_with_cue_groups_tags_and_word_starts_finds_the_same(seed: int) -> None:
+    """A dense text is scanned whole with only the detectors whose cues occur in it, the literal
+    cues' tags and the lexicon searches tried where the prefilter saw a word start: the same hits
+    as every detector over the text."""
+    rng = random.Random(100 + seed)
+    p = pf.Prefilter(_TERMS)
+    for _ in range(15):
+        text = _text(rng, rng.randint(1, 60))
+        if rng.random() < 0.3:
+            text = text.upper()
+        raw = pf.latin1_view(text)
+        if raw is None:
+            continue
+        only, tags = p.groups(raw)
+        fast = d.Detector(_TERMS).scan(text, only=only, tags=tags, word_starts=p.word_starts)
+        assert _hits(fast) == _hits(d.Detector(_TERMS).scan(text)), text
+
+
+def test_word_starts_give_the_matches_of_the_lexicon_searches() -> None:
+    rng = random.Random(7)
+    p = pf.Prefilter()
+    det = d.Detector()
+    checked = 0
+    for _ in range(40):
+        text = _text(rng, rng.randint(1, 40))
+        det.scan(text, only=frozenset({"clinical", "birth", "blood"}), word_starts=p.word_starts)
+        if det._starts is None:  # beyond Latin-1: the searches run over the whole text
+            continue
+        checked += 1
+        for regex, gate, group in (
+            (d._CLIN_WORDS, d._CLIN_GATE, "clinical"),
+            (d._BIRTH_WORDS, d._BIRTH_GATE, "birth"),
+            (d._BLOOD_WORDS, d._BLOOD_GATE, "blood"),
+        ):
+            got = [m.span() for m in det._word_matches(regex, gate, group)]
+            assert got == [m.span() for m in regex.finditer(det._low)], text
+    assert checked >= 10
+
+
 def test_word_cues_match_every_spelling_the_detectors_match() -> None:
     """Each word list's cue fires wherever its regex fires, in any case and accent form."""
     rng = random.Random(3)
@@ -223,3 +267,28 @@ def test_tar_read_in_memory_or_streamed_gives_the_same_findings(
     streamed = run()
     assert in_memory == streamed
     assert [(f.member, f.line, f.kind) for f in streamed] == [(f"b.tar!dir/log{i}.txt", 2, "nir") for i in range(5)]
+
+
+@pytest.mark.parametrize("cap", [0, 20])
+def test_line_numbers_across_chunks(tmp_path: Path, cap: int) -> None:
+    """Line numbers past the first chunk: the line feeds a chunk's findings were placed with are
+    not counted again, the rest of the chunk is (with the cap, findings past it place nothing)."""
+    lines = []
+    for i in range(1, 3001):
+        if i % 37 == 0:
+            lines.append(f"{i} patient NIR 1 54 05 69 679 999 51 ok")
+        elif i % 53 == 0:
+            lines.append(f"{i} contact jean.dupont@sante.fr")
+        else:
+            lines.append(f"{i} GET /index.html 200 {i * 7} ms")
+    (tmp_path / "app.log").write_text("\n".join(lines) + "\n", encoding="ascii")
+    limits = ScanLimits(max_findings_per_kind=cap, chunk_bytes=4096)
+    sc = e._Scanner(min_confidence=0.0, limits=limits, extra_terms=(), fingerprint_key=None)
+    sc.scan_file(tmp_path / "app.log")
+    nir = [f.line for f in sc.report.findings if f.kind == "nir"]
+    mail = [f.line for f in sc.report.findings if f.kind == "email"]
+    want_nir = [i for i in range(1, 3001) if i % 37 == 0]
+    want_mail = [i for i in range(1, 3001) if i % 53 == 0 and i % 37 != 0]
+    assert nir == (want_nir[:cap] if cap else want_nir)
+    assert mail == (want_mail[:cap] if cap else want_mail)
+    assert sc.report.count() == len(want_nir) + len(want_mail)

@@ -20,7 +20,7 @@ import bisect
 import functools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ecluse.scan._lexicon import (
@@ -501,21 +501,17 @@ def _listed_regex(terms: Sequence[str]) -> re.Pattern[str] | None:
 # with a literal prefix, which the regex engine scans at memory speed. Outside those runs the
 # detector cannot match, so the result is the same as a search of the whole text.
 def _class_table(chars: str) -> bytes:
-    table = bytearray(b"x" * 256)
-    for c in chars.encode("ascii"):
-        table[c] = ord("0")
-    return bytes(table)
+    # Built from code points, not by iterating bytes: compiled by Cython, a loop over a bytes
+    # literal gives 1-byte ``bytes``, not ``int`` (this module is compiled, decision 0005).
+    return bytes(ord("0") if chr(i) in chars else ord("x") for i in range(256))
 
 
 _NIR_CLASS = _class_table("0123456789 .-ABab")
 # Phones: a match starts on 0 or + not preceded by [\w+/:.,\-] (PHONE_RE's lookbehind); those
 # ASCII characters become "x", 0 and + become "S", anything else "a" (allowed before a start, a
 # superset: non-ASCII letters are let through and rejected by PHONE_RE itself).
-_PHONE_START = bytearray(b"a" * 256)
-for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz123456789_/:.,-":
-    _PHONE_START[_c] = ord("x")
-_PHONE_START[ord("0")] = _PHONE_START[ord("+")] = ord("S")
-_PHONE_START_T = bytes(_PHONE_START)
+_PHONE_X = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz123456789_/:.,-"
+_PHONE_START_T = bytes(ord("S") if chr(i) in "0+" else ord("x") if chr(i) in _PHONE_X else ord("a") for i in range(256))
 _PHONE_CAND = re.compile(b"aS")
 _VITALE_CLASS = _class_table("0123456789 ")
 _BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
@@ -530,6 +526,7 @@ _ROLE_RE = re.compile("(?:" + "|".join(re.escape(r) for r in ROLE_MAILBOXES) + r
 _DOMAIN_TAIL = re.compile(r"[A-Za-z0-9.\-]*")
 _NON_DIGIT = re.compile(r"\D")
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_DATE_SEPS = {ord("/"): None, ord("."): None, ord("-"): None}
 
 
 def _runs(raw: bytes | None, n: int, table: bytes, length: int, margin: int = 2) -> list[tuple[int, int]]:
@@ -607,6 +604,8 @@ def sniff_table(text: str) -> Table | None:
     return Table(delim, [_norm_label(c) for c in cells], first_end + 1)
 
 
+#: The detectors whose lexicon searches ``Prefilter.word_starts`` locates.
+_WORD_GROUPS = frozenset({"clinical", "birth", "blood"})
 #: The detectors, by the names the prefilter's cues use.
 _ALL_GROUPS = frozenset(
     {"nir", "phone", "email", "birth", "blood", "vitale", "loinc", "password", "listed", "clinical"}
@@ -644,6 +643,8 @@ class Detector:
         self._raw: bytes | None = None
         self._lowb: bytes | None = None
         self._words: frozenset[bytes] | None = None
+        self._starts: dict[str, list[int]] | None = None
+        self._tags: frozenset[str] | None = None
         self._sql_lines: dict[int, _SqlIndex] = {}
         self._table_rows: dict[int, bool] = {}
         self._ls_text: str | None = None
@@ -733,23 +734,58 @@ class Detector:
             return "window"
         return "none"
 
-    def _may_hold(self, word: bytes, text: str, *needles: str) -> bool:
-        """``any(n in text for n in needles)``, answered ``False`` without searching when ``word`` is
-        not a word of the text. Exact for needles that start a word (every needle contains ``word``
-        as a whole run of letters there): callers only act on them at a line start."""
-        if self._words is not None and word not in self._words:
+    def _word_matches(self, words: re.Pattern[str], gate: _Gate, group: str) -> Iterable[re.Match[str]]:
+        """``words.finditer(self._low)`` (a lexicon search), tried only at the offsets where the
+        prefilter saw a word of ``group`` start, if it looked (every match starts at one of them);
+        else gated by the words of the text."""
+        starts = self._starts.get(group) if self._starts is not None else None
+        if starts is None:
+            return words.finditer(self._low) if gate.may_match(self._words, self._lowb) else ()
+        out: list[re.Match[str]] = []
+        low = self._low
+        match = words.match
+        last = 0
+        for p in starts:
+            if p >= last:
+                m = match(low, p)
+                if m is not None:
+                    out.append(m)
+                    last = m.end()
+        return out
+
+    def _may_hold(self, word: bytes, text: str, *needles: str, tag: str = "") -> bool:
+        """``any(n in text for n in needles)``, answered ``False`` without searching when the cue
+        ``tag`` was not found in the text, or when ``word`` is not a word of it. Exact for needles
+        that start a word (every needle contains ``word`` as a whole run of letters there) and that
+        callers act on only where their cue matches (at a line start...)."""
+        if tag and self._tags is not None and tag not in self._tags:
+            return False
+        if word and self._words is not None and word not in self._words:
             return False
         return any(n in text for n in needles)
 
     # ------------------------------------------------------------------------------ detectors
     def scan(
-        self, text: str, *, table: Table | None = None, sniff: bool = True, only: frozenset[str] | None = None
+        self,
+        text: str,
+        *,
+        table: Table | None = None,
+        sniff: bool = True,
+        only: frozenset[str] | None = None,
+        tags: frozenset[str] | None = None,
+        word_starts: Callable[[bytes], dict[str, list[int]]] | None = None,
     ) -> list[Hit]:
-        """Every hit in ``text``, whatever its confidence. ``table`` carries a header across chunks."""
+        """Every hit in ``text``, whatever its confidence. ``table`` carries a header across chunks.
+
+        ``word_starts`` (``Prefilter.word_starts``), given the lowered Latin-1 bytes of the text,
+        says where the lexicon searches may match: they are tried there only (same matches).
+        ``tags`` (``Excerpt.tags``), if given, names the literal cues found in the text: a search
+        that can only match where such a cue is (``PID|``, ``INSERT INTO``...) is skipped without it."""
         if sniff:
             table = sniff_table(text)
         self._sql_lines = {}
         self._table_rows = {}
+        self._tags = tags
         self._ls_text = None
         try:
             self._raw = text.encode("latin-1")
@@ -760,11 +796,16 @@ class Detector:
             latin1 = False
             others = "".join(set(_BEYOND_LATIN1.findall(text)))
             self._raw = None if _ANY_DIGIT.search(others) else text.encode("latin-1", "replace")
-        self._lowb = self._words = None
+        self._lowb = self._words = self._starts = None
         if latin1 and self._raw is not None:  # same as str.lower() on Latin-1 text, at bytes.translate speed
             self._lowb = self._raw.translate(_LATIN1_LOWER)
-            self._words = frozenset(self._lowb.translate(_LETTERS).split())
+            if only is None:
+                # The words gate the lexicon searches. With ``only`` (the prefilter's cues, which
+                # hold those words) they are not needed: without them the gates let every search run.
+                self._words = frozenset(self._lowb.translate(_LETTERS).split())
             low = self._lowb.decode("latin-1")
+            if word_starts is not None and not _WORD_GROUPS.isdisjoint(only if only is not None else _WORD_GROUPS):
+                self._starts = word_starts(self._lowb)
         else:
             low = text.lower()
             if len(low) != len(text):  # a few characters change length when lowered: keep offsets exact
@@ -798,7 +839,8 @@ class Detector:
     def _nir(self, text: str, table: Table | None) -> list[Hit]:
         shapes: dict[str | None, list[bool]] = {}
         found: list[tuple[Hit, str | None, str | None]] = []
-        oids = [m.start() for m in INS_OID_RE.finditer(text)] if "1.2.250.1.213" in text else []
+        has_oid = self._may_hold(b"", text, "1.2.250.1.213", tag="oid")
+        oids = [m.start() for m in INS_OID_RE.finditer(text)] if has_oid else []
         label_of = self._label
         for a, b in _runs(self._raw, 15, _NIR_CLASS, len(text)):
             for m in NIR_RE.finditer(text, a, b):
@@ -807,8 +849,11 @@ class Detector:
                 start = m.start()
                 # Every shape's label counts for the column's density; the rest only for a valid key.
                 label = label_of(text, start, table)
+                col = shapes.get(label)
+                if col is None:
+                    col = shapes[label] = []
                 if not (1 <= month <= 12 or 20 <= month <= 42 or month >= 50):
-                    shapes.setdefault(label, []).append(False)
+                    col.append(False)
                     continue
                 n13 = s + yy + mm + dept + commune + order
                 if dept.isdigit():
@@ -817,7 +862,7 @@ class Detector:
                     n13 = s + yy + mm + dept.upper() + commune + order
                     number = s + yy + mm + ("19" if dept in "2A2a" else "18") + commune + order
                 ok = 97 - int(number) % 97 == int(key)
-                shapes.setdefault(label, []).append(ok)
+                col.append(ok)
                 if not ok:
                     continue
                 if oids and self._near_oid(text, start, oids):
@@ -984,12 +1029,12 @@ class Detector:
 
     def _birth_dates(self, text: str, table: Table | None) -> list[Hit]:
         spans: dict[int, tuple[int, float]] = {}
-        if self._may_hold(b"insert", text, "INSERT", "insert"):
+        if self._may_hold(b"insert", text, "INSERT", "insert", tag="insert"):
             for a, b in _sql_column_values(text, _KW["birth_date"], self._sql_lines):
                 d = DATE_RE.match(text, a, b)
                 if d is not None:
                     spans[a] = (d.end(), 0.9)
-        for trig in _BIRTH_WORDS.finditer(self._low) if _BIRTH_GATE.may_match(self._words, self._lowb) else ():
+        for trig in self._word_matches(_BIRTH_WORDS, _BIRTH_GATE, "birth"):
             if table is not None and trig.start() < table.header_end:
                 continue
             m = DATE_RE.search(text, trig.end(), min(len(text), trig.end() + 40))
@@ -1007,22 +1052,28 @@ class Detector:
                     if m is not None:
                         s = m.start(1) + (1 if m.group(1) else 0)
                         spans[s] = (s + len(m.group(2)), 0.9)
-        if self._may_hold(b"lab", text, "****LAB****") or self._may_hold(b"fin", text, "****FIN****"):
+        if self._may_hold(b"lab", text, "****LAB****", tag="hprim_net") or self._may_hold(
+            b"fin", text, "****FIN****", tag="hprim_net"
+        ):
             for m in DATE_RE.finditer(text, 0, min(len(text), 2000)):
                 if _hprim_net_line(text, m.start()) == 7:
                     spans[m.start()] = (m.end(), 0.85)
-        if self._may_hold(b"pid", text, "PID|"):
+        if self._may_hold(b"pid", text, "PID|", tag="pid"):
             for m in HL7_PID_DOB.finditer(text):
                 spans[m.start(1)] = (m.end(1), 0.9)
-        if text.startswith("H|") or self._may_hold(b"p", text, "\nP|"):
+        if text.startswith("H|") or self._may_hold(b"p", text, "\nP|", tag="hprim_p"):
             for m in HPRIM_P_DOB.finditer(text):
                 spans[m.start(1)] = (m.end(1), 0.9)
         out = []
         for s, (e, conf) in spans.items():
             value = text[s:e]
-            year = _YEAR.search(value[-4:] if value[2] in "/.-" else value[:4])
-            century = year.group(0)[:2] if year else "**"
-            out.append(Hit(s, e, "birth_date", conf, f"**/**/{century}**", _NON_DIGIT.sub("", value)))
+            # Every span is a ``_DATE`` match (or 8 digits of one): digits (``\d``, i.e. Unicode
+            # decimals) and "/", "." or "-" between them. The year is its first or last 4 characters;
+            # the same as ``_YEAR.search`` on them, and ``_NON_DIGIT.sub("", value)``, without a regex.
+            year = value[-4:] if value[2] in "/.-" else value[:4]
+            century = year[:2] if year[:2] in ("19", "20") and year[2:].isdecimal() else "**"
+            digits = value.translate(_DATE_SEPS) if not value.isdecimal() else value
+            out.append(Hit(s, e, "birth_date", conf, f"**/**/{century}**", digits))
         return out
 
     @staticmethod
@@ -1032,7 +1083,7 @@ class Detector:
 
     def _blood(self, text: str, table: Table | None) -> list[Hit]:
         out: dict[int, Hit] = {}
-        for trig in _BLOOD_WORDS.finditer(self._low) if _BLOOD_GATE.may_match(self._words, self._lowb) else ():
+        for trig in self._word_matches(_BLOOD_WORDS, _BLOOD_GATE, "blood"):
             if table is not None and trig.start() < table.header_end:
                 continue
             m = BLOOD_RE.search(text, trig.end(), min(len(text), trig.end() + 48))
@@ -1076,13 +1127,13 @@ class Detector:
     def _passwords(self, text: str, table: Table | None) -> list[Hit]:
         cands: list[tuple[int, int]] = []
         low = self._low
-        if "pass" in low or "mdp" in low or "pwd" in low:
+        if (self._tags is None or "password_word" in self._tags) and ("pass" in low or "mdp" in low or "pwd" in low):
             for w in _PW_START.finditer(low):
                 m = _PW_TAIL.match(text, w.end())
                 if m is not None:
                     g = 1 if m.group(1) is not None else 2 if m.group(2) is not None else 3
                     cands.append((m.start(g), m.end(g)))
-        if self._may_hold(b"insert", text, "INSERT", "insert"):
+        if self._may_hold(b"insert", text, "INSERT", "insert", tag="insert"):
             cands += _sql_column_values(text, _KW["portal_password"], self._sql_lines)
         if table is not None:
             for col in [i for i, h in enumerate(table.header) if _KW["portal_password"].search(h)]:
@@ -1103,17 +1154,18 @@ class Detector:
     def _clinical(self, text: str, hits: list[Hit], *, words: bool = True) -> list[Hit]:
         identity = sorted(h.start for h in hits if h.kind in IDENTITY_KINDS and h.confidence >= 0.5)
         any_identity = bool(identity)
-        for h in hits:
-            # A sensitive test code says something about a person only where a person is named.
-            if h.kind == "loinc_sensitive" and not any_identity:
-                h.confidence = min(h.confidence, 0.3)
+        if not any_identity:
+            for h in hits:
+                # A sensitive test code says something about a person only where a person is named.
+                if h.kind == "loinc_sensitive":
+                    h.confidence = min(h.confidence, 0.3)
         out: list[Hit] = []
         if not words:
             return out
         n_identity = len(identity)
         ls = le = -1  # the line of the previous term: terms often share one
         same_line = False
-        for m in _CLIN_WORDS.finditer(self._low) if _CLIN_GATE.may_match(self._words, self._lowb) else ():
+        for m in self._word_matches(_CLIN_WORDS, _CLIN_GATE, "clinical"):
             start, end = m.span()
             term = text[start:end]
             if not ls <= start <= le:
