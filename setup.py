@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,4 +39,17 @@ def _extensions() -> list[Extension]:
                      compiler_directives={"language_level": "3"})
 
 
-setup(ext_modules=_extensions())
+class build_ext(_build_ext):
+    """In place (``make build``), each extension replaces the previous one by a rename: copied over it,
+    a module mapped by a running ``ecluse`` process would change under it (a crash, not an error)."""
+
+    def copy_file(self, infile, outfile, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self.inplace:
+            return super().copy_file(infile, outfile, *args, **kwargs)
+        tmp = f"{outfile}.{os.getpid()}.tmp"
+        _, copied = super().copy_file(infile, tmp, *args, **kwargs)
+        os.replace(tmp, outfile)
+        return outfile, copied
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": build_ext})
