@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from ecluse.cli import app
@@ -83,3 +86,25 @@ def test_shred_audits_file_names_only(tmp_path: Path) -> None:
     events: list[tuple[str, dict[str, str]]] = []
     shred([f], audit=lambda a, o: events.append((a, dict(o))))
     assert not f.exists() and events == [("scan.shred", {"file": str(f)})]
+
+
+
+def test_scan_uses_every_cpu_by_default_and_refuses_negative_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ecluse.cli.scan as cli_scan
+
+    for i in range(3):
+        (tmp_path / f"f{i}.txt").write_text(f"rien ici {i}\n", encoding="utf-8")
+    seen: list[int] = []
+    real = cli_scan.scan_paths
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["workers"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli_scan, "scan_paths", spy)
+    assert runner.invoke(app, ["scan", str(tmp_path), "--quiet"]).exit_code == 0
+    assert runner.invoke(app, ["scan", str(tmp_path), "--quiet", "--workers", "1"]).exit_code == 0
+    assert seen == [os.cpu_count() or 1, 1]
+    assert runner.invoke(app, ["scan", str(tmp_path), "--workers", "-1"]).exit_code == 2

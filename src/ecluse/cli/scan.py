@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -68,7 +69,9 @@ def scan(
     write_baseline: Annotated[
         Path | None, typer.Option(help="Accept every current finding: write (or extend) this baseline file.")
     ] = None,
-    workers: Annotated[int, typer.Option(help="Processes scanning files in parallel.")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Processes scanning files in parallel; 0 (the default): one per CPU.")
+    ] = 0,
     max_depth: Annotated[int, typer.Option(help="Deepest archive nesting opened.")] = _DEFAULTS.max_depth,
     max_ratio: Annotated[float, typer.Option(help="Largest compression ratio accepted.")] = _DEFAULTS.max_ratio,
     quarantine_to: Annotated[
@@ -89,6 +92,7 @@ def scan(
     if base is None and write_baseline is not None:
         base = Baseline.load(write_baseline) if write_baseline.exists() else Baseline.new()
     limits = ScanLimits(max_depth=max_depth, max_ratio=max_ratio)
+    workers = workers or os.cpu_count() or 1
     report = scan_paths(
         paths, min_confidence=min_confidence, limits=limits, workers=workers, fingerprint_key=base.key if base else None
     )
