@@ -123,8 +123,8 @@ def speed(db: Path, patients: int, repeat: int = 5) -> None:
     print(f"speed: first {patients} patients, {n} records; SQL read (sqlmap) {n / sql_s:,.0f} records/s")
     state = {k: v for k, v in _compiled.compiled().items() if k.startswith("ecluse.formats.")}
     print(f"codecs: {sum(state.values())} of {len(state)} ecluse.formats modules compiled (Cython)"
-          + ("; ECLUSE_PURE_PYTHON is set: interpreted" if _compiled.pure_python() else "")
-          + " — run with ECLUSE_PURE_PYTHON=1 for the interpreted figures")
+          + ("; ECLUSE_PURE_PYTHON is set: interpreted" if _compiled.pure_python()
+             else " — run with ECLUSE_PURE_PYTHON=1 for the interpreted figures"))
     print(f"MB/s and records/s over wall-clock time (best of {repeat}); CPU s: process time of that run, and MB "
           "per CPU second (less affected by other jobs on the machine)")
     print(f"{'format':<12} {'direction':<9} {'MB/s':>7} {'records/s':>10} {'CPU s':>7} {'MB/CPU s':>9} "

@@ -167,3 +167,30 @@ def test_ts_reader_halves_memo_matches_ts_to_iso(values: list[tuple[str, str]]) 
         except FormatError:
             got = None
         assert got == expected, value
+
+
+@pytest.mark.parametrize("swap", [
+    (b"|^~\\&", b"!@$;?"),  # every delimiter
+    (b"^~", b"@$"),  # the field separator kept: segments still start with "OBX|"
+])
+def test_hl7_messages_with_other_delimiters_read_the_same(swap: tuple[bytes, bytes]) -> None:
+    # each MSH sets the delimiters of its message: a message with other delimiters between standard
+    # ones must read the same records, and the standard ones after it too
+    from ecluse.formats.hl7v25 import Hl7Codec
+
+    codec = Hl7Codec()
+    std = (_SAMPLES / "hl7v25_oru_r01_fr_synthetic.hl7").read_bytes()
+    assert not any(c in std for c in swap[1])
+    other = std.translate(bytes.maketrans(*swap))
+    once = list(codec.read(std, filename="x"))
+    alone = list(codec.read(other, filename="x"))
+    assert len(once) > 3
+    # the same records but for the escaped delimiters, which read as this message's delimiters
+    assert [type(r) for r in alone] == [type(r) for r in once]
+    assert [r.id for r in alone] == [r.id for r in once]
+    sep = b"" if std.endswith(b"\r") else b"\r"
+    both = list(codec.read(std + sep + other + sep + std, filename="x"))
+    # the same patient in consecutive messages is one group: compare what is not a patient
+    assert [r for r in both if not isinstance(r, Patient)] == [
+        r for r in once + alone + once if not isinstance(r, Patient)
+    ]

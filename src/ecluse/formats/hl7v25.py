@@ -203,13 +203,14 @@ class _Reader:
                 if len(seg) < 8:
                     raise self.err("MSH segment too short for its delimiters", no, "MSH", "MSH-2")
                 d = seg[3:8]
-                if len(set(d)) != 5 or any(c.isalnum() or c in " \t" for c in d):
+                std = d == "|^~\\&"
+                if not std and (len(set(d)) != 5 or any(c.isalnum() or c in " \t" for c in d)):
                     raise self.err("MSH delimiters are not five distinct special characters", no, "MSH",
                                    "MSH-2")
-                if d != "|^~\\&":
+                if (fs, cs, rs, es, ss) != (d[0], d[1], d[2], d[3], d[4]):
+                    # each message has its own delimiters: set them again, standard ones included
                     fs, cs, rs, es, ss = d[0], d[1], d[2], d[3], d[4]
                     un = unescaper(fs, cs, rs, es, ss, self.charset)
-                std = d == "|^~\\&"
                 fields = seg.split(fs)
                 mtype = _at(fields, 8).split(cs)
                 if mtype[0] != "ORU" or _at(mtype, 1) not in ("R01", ""):
