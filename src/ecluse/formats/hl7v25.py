@@ -91,6 +91,16 @@ def ins_namespace(oid: str | None) -> str:
     return "ASIP-SANTE-INS-NIA" if INS_OIDS.get(oid or "") == "INS-NIA" else "ASIP-SANTE-INS-NIR"
 
 
+def _comps(rep: str, cs: str) -> list[str]:
+    """The components of ``rep``, padded to 12 so that any index up to 11 exists (missing ones are
+    empty)."""
+    c = rep.split(cs)
+    n = len(c)
+    if n < 12:
+        c.extend(_PAD[:12 - n])
+    return c
+
+
 def _at(seq: list[str], i: int) -> str:
     return seq[i] if i < len(seq) else ""
 
@@ -296,12 +306,10 @@ class _Reader:
         other = ""
         ins = oid = nir = owner = None
         has_ins = False
-        # components padded to 12 so that any index up to 11 exists (missing ones are empty)
-        padc = cs * 12
         for rep in f[3].split(rs):
             if not rep:
                 continue
-            c = (rep + padc).split(cs)
+            c = _comps(rep, cs)
             value = un(c[0])
             kind = c[4]
             if kind in _INS_TYPES:
@@ -326,7 +334,7 @@ class _Reader:
         for rep in f[5].split(rs):
             if not rep or rep == '""':
                 continue
-            c = (rep + padc).split(cs)
+            c = _comps(rep, cs)
             kind = c[6]
             given = un(c[2]) or un(c[1]) or None
             if kind == "D":
@@ -342,7 +350,7 @@ class _Reader:
         for rep in f[11].split(rs):
             if not rep:
                 continue
-            c = (rep + padc).split(cs)
+            c = _comps(rep, cs)
             if c[6] == "BDL":
                 p.birth_place = un(c[8]) or None
             elif p.address is None and p.city is None and p.postcode is None:
@@ -353,7 +361,7 @@ class _Reader:
         for rep in f[13].split(rs):
             if not rep:
                 continue
-            c = (rep + padc).split(cs)
+            c = _comps(rep, cs)
             if c[1] == "NET" or c[2] == "Internet":
                 p.email = p.email or un(c[3]) or None
             elif p.phone is None:
