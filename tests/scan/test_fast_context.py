@@ -150,3 +150,79 @@ def test_counting_past_the_cap_equals_listing_one_by_one(
     got = sorted(((f.line or 0) * 41 + (f.column or 0) - 42, f.kind, f.confidence) for f in sc.report.findings)
     flat = {(k, c): n for k, by in sc.report.omitted.get("f", {}).items() for c, n in by.items()}
     assert (got, flat) == _reference_emit(per_unit, cap)
+
+
+# --------------------------------------------------------------------- SQL tokens (char loop)
+def _reference_sql_tokens(text: str, pos: int, end: int) -> tuple[list[int], list[int], str]:
+    """``_sql_line_index``'s tokens as they were found: ``_SQL_TOKEN.finditer``, a match per token."""
+    positions: list[int] = []
+    after: list[int] = []
+    chars: list[str] = []
+    idx = 0
+    for t in d._SQL_TOKEN.finditer(text, pos, end):
+        c = t.group()
+        if c == ",":
+            idx += 1
+        elif c == "(":
+            idx = 0
+        elif c != ")":
+            continue
+        positions.append(t.start())
+        after.append(idx)
+        chars.append(c)
+    return positions, after, "".join(chars)
+
+
+_SQL_PIECES = ["'", "''", ",", "(", ")", " ", "'a,b'", "x", "é", "\n", "NULL", "'it''s'", "1", "2A", "\u4e00", "'("]
+
+
+def _check_sql_tokens(text: str, pos: int, end: int) -> None:
+    pos, end = min(pos, len(text)), min(end, len(text))
+    end = max(pos, end)
+    assert d._sql_tokens(text, pos, end) == _reference_sql_tokens(text, pos, end), (text, pos, end)
+
+
+def test_sql_tokens_equal_the_regex_tokens() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(_SQL_PIECES) for _ in range(rng.randint(0, 30)))
+        _check_sql_tokens(text, rng.randint(0, 5), rng.randint(0, len(text) + 2))
+        _check_sql_tokens(text, 0, len(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_SQL_PIECES) | st.text(max_size=3), max_size=20), st.integers(0, 8), st.integers(0, 90))
+def test_sql_tokens_equal_the_regex_tokens_property(parts: list[str], pos: int, end: int) -> None:
+    _check_sql_tokens("".join(parts), pos, end)
+
+
+# ------------------------------------------------------------- Finding built field by field
+_FIELDS = st.tuples(
+    st.text(max_size=8),
+    st.sampled_from(["nir", "email", "phone_fr"]),
+    st.floats(0, 1),
+    st.text(max_size=8),
+    st.none() | st.integers(1, 10**6),
+    st.none() | st.integers(1, 10**4),
+    st.none() | st.text(max_size=8),
+    st.text(max_size=4),
+    st.text(max_size=4),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_FIELDS)
+def test_finding_shortcut_equals_the_dataclass(fields: tuple[object, ...]) -> None:
+    import dataclasses
+    import pickle
+
+    from ecluse.scan._model import Finding
+
+    fast = e._finding(*fields)  # type: ignore[arg-type]
+    plain = Finding(*fields)  # type: ignore[arg-type]
+    assert type(fast) is Finding
+    for f in dataclasses.fields(Finding):
+        a, b = getattr(fast, f.name), getattr(plain, f.name)
+        assert type(a) is type(b) and a == b, f.name
+    assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
+    assert pickle.loads(pickle.dumps(fast)) == plain

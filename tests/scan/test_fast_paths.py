@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecluse.scan import _detect as d
 
@@ -61,3 +63,76 @@ def test_strip_accents_equals_whole_string_nfkd() -> None:
     for _ in range(3000):
         t = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
         assert d.strip_accents(t) == ref(t)
+
+
+# ------------------------------------------------------------ NIR shapes (char loop, no regex)
+_NIR_PIECES = [
+    "1", "2", "3", "4", "5", "7", "8", "9", "0", "2A", "2b", "2C", " ", ".", "-", ",", ":", "/", "+", "_", "a",
+    "é", "\u0663", "\u00b2", "\u2167", "182106975956096", "1 82 10 69 759 560 96", "2-15-11-2B-220-455-45",
+    "294043300530427", "\n", "x", "15.5", "1.5",
+]
+
+
+def _reference_nir(text: str, pos: int, endpos: int) -> list[tuple[object, ...]]:
+    return [(m.start(), m.end(), *m.groups()) for m in d.NIR_RE.finditer(text, pos, endpos)]
+
+
+def _check_nir(text: str, pos: int, endpos: int) -> None:
+    assert d._nir_matches(text, pos, endpos) == _reference_nir(text, pos, endpos), (text, pos, endpos)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nir_matches_equal_the_regex(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(1500):
+        text = "".join(rng.choice(_NIR_PIECES) for _ in range(rng.randint(1, 40)))
+        _check_nir(text, 0, len(text))
+        a = rng.randint(0, len(text))
+        _check_nir(text, a, rng.randint(a, len(text)))
+    for text in _texts(seed):
+        _check_nir(text, 0, len(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_NIR_PIECES) | st.text(max_size=3), max_size=24), st.integers(0, 30), st.integers(0, 400)
+)
+def test_nir_matches_equal_the_regex_property(parts: list[str], pos: int, endpos: int) -> None:
+    text = "".join(parts)
+    pos = min(pos, len(text))
+    _check_nir(text, pos, max(pos, min(endpos, len(text))))
+
+
+# ---------------------------------------------------------- phone shapes (char loop, no regex)
+_PHONE_PIECES = [
+    "0", "00", "+", "33", "590", "594", "596", "262", "269", "59", "26", "(0)", "(", ")", "6", "1", "9", "12", " ", ".",
+    "-", ",", ":", "/", "_", "a", "é", "\u0663", "\u00b2", "06 12 34 56 78", "0612345678", "+33 6 41 54 77 01",
+    "0033 1 23 45 67 89", "+590 (0) 6 90 12 34 56", "\n", "x",
+]
+
+
+def _check_phones(text: str) -> None:
+    det = d.Detector()
+    det.scan(text, only=frozenset())  # sets the Latin-1 view the candidates are taken from
+    want = _spans(d.PHONE_RE.finditer(text))
+    assert det._phone_spans(text) == want, text
+    assert _spans(det._phone_matches(text)) == want, text
+    for p in range(len(text) + 1):
+        for endpos in (len(text), p + 5, p + 12, p + 40):
+            m = d.PHONE_RE.match(text, p, min(len(text), endpos))
+            assert d._phone_end(text, p, min(len(text), endpos)) == (-1 if m is None else m.end()), (text, p)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_phone_spans_equal_the_regex(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(600):
+        _check_phones("".join(rng.choice(_PHONE_PIECES) for _ in range(rng.randint(1, 24))))
+    for text in _texts(seed, 100):
+        _check_phones(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PHONE_PIECES) | st.text(max_size=3), max_size=16))
+def test_phone_spans_equal_the_regex_property(parts: list[str]) -> None:
+    _check_phones("".join(parts))

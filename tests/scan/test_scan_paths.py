@@ -192,3 +192,51 @@ def test_workers_give_the_same_findings(tmp_path: Path) -> None:
     one = scan_paths([tmp_path])
     two = scan_paths([tmp_path], workers=2)
     assert one.findings == two.findings
+
+
+def test_malloc_thresholds_raised_once_scan_unchanged(tmp_path: Path) -> None:
+    """``_reuse_large_blocks`` (glibc's malloc keeps blocks of a few MB for reuse) is set once per
+    process, by each scan's worker, and a multi-chunk text scanned again gives the same findings
+    (line numbers across chunks included)."""
+    import platform
+    import sys
+
+    from ecluse.scan import _engine
+
+    (tmp_path / "a.csv").write_text(LINE + f"MARTIN;{NIR};01/02/1980\n" * 3000)
+    limits = ScanLimits(chunk_bytes=4096, max_findings_per_kind=0)
+    before = scan_paths([tmp_path], limits=limits)
+    done = _engine._reuse_large_blocks()
+    assert _engine._reuse_large_blocks() is done
+    assert done == (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
+    after = scan_paths([tmp_path], limits=limits)
+    assert after.findings == before.findings
+    assert [f.line for f in after.findings if f.kind == "nir"] == list(range(2, 3003))
+
+
+def test_tar_read_in_blocks_gives_the_same_bytes_and_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_read_upto`` (a tar read in memory in blocks of at most 8 MB) gives what one read gave."""
+    import random
+
+    from ecluse.scan import _engine
+
+    rng = random.Random(3)
+    data = rng.randbytes(5000)
+    for size in (0, 1, 999, 1000, 1001, 4999, 5000, 5001, 10**6):
+        for block in (1, 7, 1000, 8 << 20):
+            monkeypatch.setattr(_engine, "_READ_BLOCK", block)
+            assert _engine._read_upto(io.BytesIO(data), size) == io.BytesIO(data).read(size), (size, block)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for i in range(3):
+            body = (LINE * 200 + f"MARTIN;{NIR};0{i + 1}/02/1980\n").encode()
+            info = tarfile.TarInfo(f"d/export-{i}.csv")
+            info.size = len(body)
+            tf.addfile(info, io.BytesIO(body))
+    (tmp_path / "b.tar.gz").write_bytes(buf.getvalue())
+    limits = ScanLimits(max_findings_per_kind=0)
+    monkeypatch.setattr(_engine, "_READ_BLOCK", 8 << 20)
+    whole = scan_paths([tmp_path], limits=limits, min_confidence=0.0)
+    monkeypatch.setattr(_engine, "_READ_BLOCK", 4096)
+    blocks = scan_paths([tmp_path], limits=limits, min_confidence=0.0)
+    assert blocks.findings == whole.findings and len(whole.findings) > 600

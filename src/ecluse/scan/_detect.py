@@ -23,6 +23,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import cython
+
 from ecluse.scan._lexicon import (
     CLINICAL_TERMS,
     DECOY_LABELS,
@@ -363,22 +365,44 @@ def _sql_line_index(text: str, ls: int) -> _SqlIndex:
     cols = _insert_cols(m.group(1))
     end = text.find("\n", m.end())
     end = len(text) if end < 0 else end
+    positions, after, chars = _sql_tokens(text, m.end(), end)
+    return m.end(), cols, positions, after, chars
+
+
+def _sql_tokens(text: str, pos: cython.Py_ssize_t, end: cython.Py_ssize_t) -> tuple[list[int], list[int], str]:
+    """The ``,``, ``(`` and ``)`` of ``_SQL_TOKEN.finditer(text, pos, end)`` (quoted strings
+    skipped): their positions, the column index after each, the characters.
+
+    A loop over the characters (compiled: C-typed), not a match object per token. The same tokens:
+    a quote starts a string that runs to the next quote, or to ``end`` if there is none.
+    """
     positions: list[int] = []
     after: list[int] = []
     chars: list[str] = []
-    idx = 0
-    for t in _SQL_TOKEN.finditer(text, m.end(), end):
-        c = t.group()
-        if c == ",":
-            idx += 1
-        elif c == "(":
-            idx = 0
-        elif c != ")":
-            continue
-        positions.append(t.start())
-        after.append(idx)
-        chars.append(c)
-    return m.end(), cols, positions, after, "".join(chars)
+    idx: cython.Py_ssize_t = 0
+    i: cython.Py_ssize_t = max(pos, 0)
+    j: cython.Py_ssize_t
+    c: cython.Py_UCS4
+    end = min(end, len(text))
+    with cython.boundscheck(False), cython.wraparound(False):  # 0 <= i < end <= len(text)
+        while i < end:
+            c = text[i]
+            if c == "'":
+                j = text.find("'", i + 1, end)
+                i = end if j < 0 else j + 1
+                continue
+            if c == ",":
+                idx += 1
+            elif c == "(":
+                idx = 0
+            elif c != ")":
+                i += 1
+                continue
+            positions.append(i)
+            after.append(idx)
+            chars.append(text[i])
+            i += 1
+    return positions, after, "".join(chars)
 
 
 def _sql_label_at(index: _SqlIndex, pos: int) -> str | None:
@@ -547,6 +571,161 @@ def _runs(raw: bytes | None, n: int, table: bytes, length: int, margin: int = 2)
         out.append((i, min(length, end + margin)))
         i = cls.find(needle, end)
     return out
+
+
+_NirMatch = tuple[int, int, str, str, str, str, str, str, str]
+
+
+def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -> list[_NirMatch]:
+    """What ``NIR_RE.finditer(text, pos, endpos)`` finds: ``(start, end, *groups)`` of each match.
+
+    A loop over the characters (compiled: C-typed) instead of the regex engine and a match object
+    per shape. ``NIR_RE`` has one way to match at a given start: each optional separator is taken
+    if present (the next item starts with a digit), the department is two digits or else ``2`` and
+    a Corsican letter, and the lookarounds accept or reject the whole match. So trying each start
+    in turn, and going on from the end of each match, gives ``finditer``'s matches. As in the regex,
+    ``\\d`` is a Unicode decimal digit and ``\\w`` a letter, digit or ``_``; the lookbehind may read
+    before ``pos``, the lookahead not past ``endpos``.
+    """
+    out: list[_NirMatch] = []
+    n: cython.Py_ssize_t = min(endpos, len(text))
+    p: cython.Py_ssize_t = max(pos, 0)
+    i: cython.Py_ssize_t
+    k: cython.Py_ssize_t
+    g: cython.Py_ssize_t
+    c: cython.Py_UCS4
+    ok: cython.bint
+    starts = [0, 0, 0, 0, 0, 0]
+    widths = (2, 2, 2, 3, 3)  # yy, mm, department, commune, order
+    with cython.boundscheck(False), cython.wraparound(False):  # every index is checked against n
+        while p < n:
+            c = text[p]
+            if c not in "123478" or (p > 0 and (text[p - 1].isalnum() or text[p - 1] in "_+/:")):
+                p += 1
+                continue
+            i = p + 1
+            ok = True
+            for g in range(5):
+                if i < n and text[i] in " .-":
+                    i += 1
+                k = widths[g]
+                if i + k > n:
+                    ok = False
+                    break
+                starts[g + 1] = i
+                if g == 2 and not (text[i].isdecimal() and text[i + 1].isdecimal()):
+                    # the department: two digits, or 2A / 2B
+                    if text[i] == "2" and text[i + 1] in "ABab":
+                        i += 2
+                        continue
+                    ok = False
+                    break
+                while k > 0 and text[i].isdecimal():
+                    i += 1
+                    k -= 1
+                if k:
+                    ok = False
+                    break
+            if ok:
+                # the key: its separator, two digits
+                if i < n and text[i] in " .-":
+                    i += 1
+                if i + 2 > n or not (text[i].isdecimal() and text[i + 1].isdecimal()):
+                    ok = False
+                else:
+                    k = i
+                    i += 2
+                    if i < n:  # the lookahead: no word character, / or :, nor [.,-] then a digit
+                        c = text[i]
+                        if c.isalnum() or c in "_/:" or (c in ".,-" and i + 1 < n and text[i + 1].isdecimal()):
+                            ok = False
+            if not ok:
+                p += 1
+                continue
+            out.append(
+                (
+                    p,
+                    i,
+                    text[p],
+                    text[starts[1] : starts[1] + 2],
+                    text[starts[2] : starts[2] + 2],
+                    text[starts[3] : starts[3] + 2],
+                    text[starts[4] : starts[4] + 3],
+                    text[starts[5] : starts[5] + 3],
+                    text[k:i],
+                )
+            )
+            p = i
+    return out
+
+
+def _phone_code(text: str, i: cython.Py_ssize_t, n: cython.Py_ssize_t) -> cython.Py_ssize_t:
+    """The end of a country code of ``PHONE_RE`` (33, 590, 594, 596, 262, 269) at ``i``, or -1."""
+    if i + 2 <= n and text[i] == "3" and text[i + 1] == "3":
+        return i + 2
+    if i + 3 <= n and (
+        (text[i] == "5" and text[i + 1] == "9" and text[i + 2] in "046")
+        or (text[i] == "2" and text[i + 1] == "6" and text[i + 2] in "29")
+    ):
+        return i + 3
+    return -1
+
+
+def _phone_end(text: str, p: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -> cython.Py_ssize_t:
+    """The end of ``PHONE_RE.match(text, p, endpos)``, or -1 if it does not match.
+
+    Character tests instead of the regex engine (compiled: C-typed). ``PHONE_RE`` has one way to
+    match at ``p``: an optional separator or ``(0)`` is taken when present (what follows it starts
+    with a digit or ``(``), ``00`` is always read as the international prefix (else ``[1-9]``
+    would have to match its second 0), and the lookarounds accept or reject the whole match.
+    ``\\d`` and ``\\w`` are Unicode, as in the regex; the lookbehind may read before ``p``, the
+    lookahead not past ``endpos``.
+    """
+    n: cython.Py_ssize_t = min(endpos, len(text))
+    i: cython.Py_ssize_t
+    _g: cython.Py_ssize_t
+    c: cython.Py_UCS4
+    with cython.boundscheck(False), cython.wraparound(False):  # every index is checked against n
+        if p < 0 or p >= n:
+            return -1
+        c = text[p]
+        if c != "0" and c != "+":
+            return -1
+        if p > 0:
+            c = text[p - 1]
+            if c.isalnum() or c in "_+/:.,-":
+                return -1
+        i = p + 1
+        if text[p] == "+":
+            i = _phone_code(text, i, n)
+            if i < 0:
+                return -1
+            if i < n and text[i] in " .-":
+                i += 1
+            if i + 3 <= n and text[i] == "(" and text[i + 1] == "0" and text[i + 2] == ")":
+                i += 3
+                if i < n and text[i] in " .-":
+                    i += 1
+        elif i < n and text[i] == "0":
+            i = _phone_code(text, i + 1, n)
+            if i < 0:
+                return -1
+            if i < n and text[i] in " .-":
+                i += 1
+        if i >= n or text[i] not in "123456789":
+            return -1
+        i += 1
+        for _g in range(4):
+            if i < n and text[i] in " .-":
+                i += 1
+            if i + 2 > n or not (text[i].isdecimal() and text[i + 1].isdecimal()):
+                return -1
+            i += 2
+        if i < n:  # the lookahead: no word character, / or :, nor [.,-] then a digit
+            c = text[i]
+            if c.isalnum() or c in "_/:" or (c in ".,-" and i + 1 < n and text[i + 1].isdecimal()):
+                return -1
+    return i
 
 
 def _label_from(text: str, lo: int, k: int) -> int:
@@ -843,10 +1022,8 @@ class Detector:
         oids = [m.start() for m in INS_OID_RE.finditer(text)] if has_oid else []
         label_of = self._label
         for a, b in _runs(self._raw, 15, _NIR_CLASS, len(text)):
-            for m in NIR_RE.finditer(text, a, b):
-                s, yy, mm, dept, commune, order, key = m.groups()
+            for start, end, s, yy, mm, dept, commune, order, key in _nir_matches(text, a, b):
                 month = int(mm)
-                start = m.start()
                 # Every shape's label counts for the column's density; the rest only for a valid key.
                 label = label_of(text, start, table)
                 col = shapes.get(label)
@@ -867,7 +1044,7 @@ class Detector:
                     continue
                 if oids and self._near_oid(text, start, oids):
                     # above the density floor whatever ``how`` says
-                    found.append((Hit(start, m.end(), "ins", 0.99, _mask_nir(n13), n13 + key), "", label))
+                    found.append((Hit(start, end, "ins", 0.99, _mask_nir(n13), n13 + key), "", label))
                     continue
                 # What :meth:`_how` says, the window read only where the confidence needs it.
                 how: str | None = None
@@ -886,11 +1063,11 @@ class Detector:
                         how = "window" if _KW["nir"].search(_norm_label(text[max(0, start - 200) : start])) else "none"
                     if how == "window":
                         conf = 0.85
-                    elif _IDENTITY.search(_norm_label(text[max(0, start - 120) : m.end() + 60])):
+                    elif _IDENTITY.search(_norm_label(text[max(0, start - 120) : end + 60])):
                         conf = 0.7
                     else:
                         conf = 0.4
-                found.append((Hit(start, m.end(), "nir", conf, _mask_nir(n13), n13 + key), how, label))
+                found.append((Hit(start, end, "nir", conf, _mask_nir(n13), n13 + key), how, label))
         dense = {lab for lab, col in shapes.items() if len(col) >= 3 and sum(col) >= 0.9 * len(col)}
         out = []
         for hit, how, label in found:
@@ -919,9 +1096,8 @@ class Detector:
     def _phones(self, text: str, table: Table | None) -> list[Hit]:
         out = []
         label_of = self._label
-        for m in self._phone_matches(text):
-            raw = m.group(0)
-            start = m.start()
+        for start, end in self._phone_spans(text):
+            raw = text[start:end]
             # What :meth:`_context` says, the window read only where the confidence needs it.
             label = label_of(text, start, table)
             how: str | None = None
@@ -942,7 +1118,7 @@ class Detector:
                 conf = 0.4 if raw.isdigit() else 0.7
             digits = raw if raw.isdigit() else _NON_DIGIT.sub("", raw)
             national = "0" + digits[-9:]
-            out.append(Hit(start, m.end(), "phone_fr", conf, _mask_phone(national), national))
+            out.append(Hit(start, end, "phone_fr", conf, _mask_phone(national), national))
         return out
 
     def _emails(self, text: str, table: Table | None) -> list[Hit]:
@@ -989,6 +1165,27 @@ class Detector:
             if m is not None:
                 out.append(m)
                 last = m.end()
+        return out
+
+    def _phone_spans(self, text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` of what :meth:`_phone_matches` gives: the same candidate positions,
+        each tried by :func:`_phone_end` (character tests) instead of ``PHONE_RE.match``."""
+        if self._raw is None:
+            return [(m.start(), m.end()) for m in PHONE_RE.finditer(text)]
+        out: list[tuple[int, int]] = []
+        last = 0
+        n = len(text)
+        # A leading "a" stands for the start of the text, where the lookbehind sees nothing; "aS"
+        # cannot overlap itself, so ``find`` from the next byte gives what ``finditer`` gives.
+        cls = b"a" + self._raw.translate(_PHONE_START_T)
+        p = cls.find(b"aS")
+        while p >= 0:  # the "S" is at p + 1 in the prefixed string: text position p
+            if p >= last:
+                e = _phone_end(text, p, min(n, p + 40))
+                if e >= 0:
+                    out.append((p, e))
+                    last = e
+            p = cls.find(b"aS", p + 1)
         return out
 
     def _loinc_matches(self, text: str) -> list[re.Match[str]]:
