@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import itertools
 import lzma
 import sqlite3
 import tarfile
@@ -240,3 +241,19 @@ def test_tar_read_in_blocks_gives_the_same_bytes_and_findings(tmp_path: Path, mo
     monkeypatch.setattr(_engine, "_READ_BLOCK", 4096)
     blocks = scan_paths([tmp_path], limits=limits, min_confidence=0.0)
     assert blocks.findings == whole.findings and len(whole.findings) > 600
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_every_byte_and_changes_no_finding(tmp_path: Path, workers: int) -> None:
+    # enough files for several tasks (64 files at most each)
+    for i in range(150):
+        (tmp_path / f"f{i:03}.csv").write_text(LINE * (1 + i % 7), encoding="utf-8")
+    total = sum(p.stat().st_size for p in tmp_path.iterdir())
+    calls: list[tuple[int, int]] = []
+    with_progress = scan_paths([tmp_path], workers=workers, progress=lambda d, t: calls.append((d, t)))
+    plain = scan_paths([tmp_path], workers=1)
+    assert with_progress.findings == plain.findings
+    assert with_progress.count(0.0) == plain.count(0.0) > 0
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert len(calls) >= 4  # at the start and after each of at least three tasks
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(calls))

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ecluse.cli.app import console, err_console
 from ecluse.config import Settings
@@ -76,7 +83,8 @@ def actor(ws: Workspace, key: Path, passphrase_file: Path | None) -> Actor:
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar on the console messages go to (so they do not interleave);
     yields a ``progress(done, total)`` callback."""
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+    # MofNCompleteColumn: the total is None until the first update, which "{task.total:,}" cannot format
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
                   disable=not console.is_terminal) as bar:
         task = bar.add_task(label, total=None)

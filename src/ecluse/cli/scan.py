@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ecluse.cli._common import progress_bar
 from ecluse.cli.app import app, console, err_console, handle_errors
 from ecluse.errors import ScanError
 from ecluse.scan import ScanLimits, ScanReport, scan_paths
@@ -93,9 +94,15 @@ def scan(
         base = Baseline.load(write_baseline) if write_baseline.exists() else Baseline.new()
     limits = ScanLimits(max_depth=max_depth, max_ratio=max_ratio)
     workers = workers or os.cpu_count() or 1
-    report = scan_paths(
-        paths, min_confidence=min_confidence, limits=limits, workers=workers, fingerprint_key=base.key if base else None
-    )
+    with progress_bar("scanning (MB on disk)") as update:
+        report = scan_paths(
+            paths,
+            min_confidence=min_confidence,
+            limits=limits,
+            workers=workers,
+            fingerprint_key=base.key if base else None,
+            progress=lambda done, total: update(done >> 20, total >> 20),
+        )
     if write_baseline is not None and base is not None:
         base.save(write_baseline, report.findings)
     if baseline is not None and base is not None:

@@ -22,7 +22,7 @@ import sys
 import tarfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from operator import attrgetter
 from pathlib import Path
@@ -665,13 +665,16 @@ def scan_paths(
     extra_terms: Sequence[str] = (),
     fingerprint_key: bytes | None = None,
     workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScanReport:
     """Scan files and directories for plaintext health data.
 
     ``extra_terms`` (e.g. the names of the patients of a package) are matched whole, ignoring
     case and accents, and reported as ``listed_term`` with a fully masked excerpt; they are never
     logged. ``fingerprint_key`` gives each finding a keyed fingerprint for baselines.
-    ``workers`` > 1 scans files in that many processes.
+    ``workers`` > 1 scans files in that many processes. ``progress(done, total)``, if given, is
+    called with the bytes on disk of the files scanned so far and of all of them, at the start and
+    after each task of a few MB.
     """
     if not 0.0 <= min_confidence <= 1.0:
         raise ScanError("min_confidence must be between 0 and 1")
@@ -679,12 +682,13 @@ def scan_paths(
     report = ScanReport()
     files = [str(p) for p in iter_files(paths, report)]
     terms = tuple(extra_terms)
-    if workers <= 1 or len(files) < 2:
+    if (workers <= 1 or len(files) < 2) and progress is None:
         report.merge(_worker((files, min_confidence, limits, terms, fingerprint_key)))
     else:
         # Largest first, in tasks of a few MB handed out as processes free up: one dense file
         # late in the queue no longer leaves the other processes idle.
         batches: list[list[str]] = []
+        weights: list[int] = []
         task: list[str] = []
         task_bytes = 0
         for size, f in sorted(((_size(f), f) for f in files), key=lambda sf: -sf[0]):
@@ -692,18 +696,35 @@ def scan_paths(
             task_bytes += size
             if task_bytes >= _TASK_BYTES or len(task) >= _TASK_FILES:
                 batches.append(task)
+                weights.append(task_bytes)
                 task, task_bytes = [], 0
         if task:
             batches.append(task)
-        if prefilter_available() and _forks():
+            weights.append(task_bytes)
+        total, done = sum(weights), 0
+        if progress is not None:
+            progress(0, total)
+        tasks = [(b, min_confidence, limits, terms, fingerprint_key) for b in batches]
+        if workers <= 1 or len(files) < 2:
+            for t, weight in zip(tasks, weights, strict=True):
+                report.merge(_worker(t))
+                done += weight
+                if progress is not None:
+                    progress(done, total)
+            tasks = []
+        if tasks and prefilter_available() and _forks():
             # Compiled once here (0.34 s for its three databases), inherited by the forked processes.
             _prefilter_for(terms)
         # The findings coming back are unpickled and merged here, many objects at once (_rare_gc).
         # The allocator setting is made in the worker processes only: a process that calls scan_paths
         # with one worker (close's residual check, a long-running service) keeps its own.
-        with _rare_gc(), ProcessPoolExecutor(max_workers=workers, initializer=_reuse_large_blocks) as pool:
-            for part in pool.map(_worker, [(b, min_confidence, limits, terms, fingerprint_key) for b in batches]):
-                report.merge(part)
+        if tasks:
+            with _rare_gc(), ProcessPoolExecutor(max_workers=workers, initializer=_reuse_large_blocks) as pool:
+                for part, weight in zip(pool.map(_worker, tasks), weights, strict=True):
+                    report.merge(part)
+                    done += weight
+                    if progress is not None:
+                        progress(done, total)
     report.findings.sort(key=lambda f: (f.file, f.member or "", f.line or 0, f.column or 0, f.kind))
     return report
 
