@@ -24,6 +24,7 @@ from ecluse.formats._common import (
     escape_function,
     flatten,
     group_records,
+    same,
     split_lines,
     ts_reader,
     ts_writer,
@@ -235,7 +236,7 @@ class _Reader:
             fields = seg.split(fs)
             if len(fields) < _NFIELDS:
                 fields.extend(_PAD[:_NFIELDS - len(fields)])
-            u = un if es in seg else str
+            u = un if es in seg else same
             if name == "OBX":
                 if request is None:
                     raise self.err("OBX segment outside an OBR", no, "OBX")
@@ -297,7 +298,7 @@ class _Reader:
         """LOINC, label, unit, low and high bounds of an OBX segment without escapes, from OBX-3,
         OBX-6 and OBX-7 (standard delimiters)."""
         code, unit, rng = key
-        loinc, label = _code_fields(code.split("^"), str)
+        loinc, label = _code_fields(code.split("^"), same)
         low, high = self.range(rng) if rng else (None, None)
         return loinc, label, unit.split("^", 1)[0] or None, low, high
 

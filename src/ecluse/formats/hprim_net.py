@@ -252,7 +252,7 @@ class _Reader:
                         loinc = loincs[code] = code if _LOINC_RE.fullmatch(code) else None
                 else:
                     loinc = None
-                res = Result(prefix + str(len(results) + 1), rid, pid, loinc, f[1] or None,
+                res = Result(f"{prefix}{len(results) + 1}", rid, pid, loinc, f[1] or None,
                              value or None, vt, f[5] or None, low or None, high or None, f[8] or None,
                              f[9] or None)
                 results.append(res)

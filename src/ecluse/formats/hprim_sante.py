@@ -24,6 +24,7 @@ from ecluse.formats._common import (
     escape_function,
     flatten,
     group_records,
+    same,
     split_lines,
     ts_reader,
     ts_writer,
@@ -72,6 +73,13 @@ def _test_fields(comps: list[str]) -> tuple[str | None, str | None]:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _parts(text: str, sep: str, un: Callable[[str], str]) -> list[str]:
+    """``text`` split on ``sep``, each part unescaped by ``un`` (not called when it is ``same``: a
+    record without escape characters)."""
+    parts = text.split(sep)
+    return parts if un is same else [un(x) for x in parts]
 
 
 def _at(fields: list[str], i: int) -> str:
@@ -221,20 +229,20 @@ class _Reader:
                 if patient is None:  # pragma: no cover - request implies patient
                     raise self.err("OBX record outside a patient", no, "OBX")
                 result = self.result(fields, no, patient.id, request.id, len(results) + 1,
-                                     self.un if self.es in rec else str)
+                                     self.un if self.es in rec else same)
                 results.append(result)
                 target = result
             elif kind == "OBR":
                 if patient is None:
                     raise self.err("OBR record outside a patient", no, "OBR")
-                request = self.request(fields, no, patient.id, self.un if self.es in rec else str)
+                request = self.request(fields, no, patient.id, self.un if self.es in rec else same)
                 results = []
                 reqs.append((request, results))
                 target = request
             elif kind == "P":
                 if patient is not None:
                     yield patient, reqs
-                patient = self.patient(fields, no, self.un if self.es in rec else str)
+                patient = self.patient(fields, no, self.un if self.es in rec else same)
                 reqs, request, results = [], None, []
                 target = patient
             elif kind == "H":
@@ -265,7 +273,7 @@ class _Reader:
         return loinc, label, low, high
 
     def patient(self, f: list[str], no: int, un: Callable[[str], str]) -> Patient:
-        """``un`` unescapes a value (``str`` when the record holds no escape character)."""
+        """``un`` unescapes a value (``same`` when the record holds no escape character)."""
         if len(f) < 15:
             f = f + _PAD[:15 - len(f)]
         cs, rs = self.cs, self.rs
@@ -275,7 +283,7 @@ class _Reader:
         pat = Patient(p3)
         if f[4]:
             for rep in f[4].split(rs):
-                c = [un(x) for x in rep.split(cs)]
+                c = _parts(rep, cs, un)
                 kind = c[1] if len(c) > 1 else ""
                 if kind == "INS":
                     pat.ins = c[0] or None
@@ -284,7 +292,7 @@ class _Reader:
                 elif kind == "NIR":
                     pat.nir = c[0] or None
                     pat.nir_owner = _at(c, 2) or None
-        name = [un(x) for x in f[5].split(cs)]
+        name = _parts(f[5], cs, un)
         first = name[0] or None
         p7 = f[6]
         if p7 == '""':
@@ -303,7 +311,7 @@ class _Reader:
             for rep in f[10].split(rs):
                 if not rep:
                     continue
-                c = [un(x) for x in rep.split(cs)]
+                c = _parts(rep, cs, un)
                 if _at(c, 6) == "BDL":
                     pat.birth_place = _at(c, 8) or None
                 else:
@@ -315,7 +323,7 @@ class _Reader:
             for rep in f[12].split(rs):
                 if not rep:
                     continue
-                c = [un(x) for x in rep.split(cs)]
+                c = _parts(rep, cs, un)
                 if _at(c, 1) == "NET":
                     pat.email = c[0] or None
                 elif pat.phone is None:
@@ -324,7 +332,7 @@ class _Reader:
         return pat
 
     def request(self, f: list[str], no: int, patient_id: str, un: Callable[[str], str]) -> Request:
-        """``un`` unescapes a value (``str`` when the record holds no escape character)."""
+        """``un`` unescapes a value (``same`` when the record holds no escape character)."""
         if len(f) < 26:
             f = f + _PAD[:26 - len(f)]
         cs = self.cs
@@ -357,14 +365,14 @@ class _Reader:
 
     def result(self, f: list[str], no: int, patient_id: str, request_id: str, pos: int,
                un: Callable[[str], str]) -> Result:
-        """``un`` unescapes a value (``str`` when the record holds no escape character)."""
+        """``un`` unescapes a value (``same`` when the record holds no escape character)."""
         if len(f) < 15:
             f = f + _PAD[:15 - len(f)]
         rid = un(f[4]) or f"{request_id}-{f[1] or pos}"
         vtype = un(f[2]) or "ST"
         cs = self.cs
         test = f[3]
-        loinc, label = _test_fields([un(c) for c in test.split(cs)]) if test else (None, None)
+        loinc, label = _test_fields(_parts(test, cs, un)) if test else (None, None)
         raw = f[5]
         value = None
         if raw:
