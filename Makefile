@@ -13,9 +13,14 @@ $(STAMP): pyproject.toml
 	ECLUSE_PURE_PYTHON=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## make build: compile the modules of src/ecluse/_compiled.py with Cython, in place (only what changed)
+## make build: compile the modules of src/ecluse/_compiled.py with Cython, in place (only what changed).
+## A failed compilation fails the build where a C compiler exists; without one, Écluse runs interpreted.
 build: $(STAMP)
-	ECLUSE_REQUIRE_COMPILED=1 $(BIN)/python setup.py --quiet build_ext --inplace
+	@if command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; then \
+		ECLUSE_REQUIRE_COMPILED=1 $(BIN)/python setup.py --quiet build_ext --inplace; \
+	else \
+		echo "make build: no C compiler: the hot modules run interpreted (slower; docs/decisions/0005-compiled-hot-paths.md)"; \
+	fi
 
 ## make demo: run the whole migration on a synthetic LIS (SQLite and local files)
 demo: build
