@@ -28,3 +28,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"compiled modules older than their source: {', '.join(stale)}; run `make build` "
             "(or set ECLUSE_PURE_PYTHON=1 to test the Python source)"
         )
+
+
+#: The PostgreSQL server of the machine (trust authentication), its maintenance database.
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """The URL of the local PostgreSQL server's ``postgres`` database; the test is skipped, with the
+    reason, when no server answers on 127.0.0.1:5432."""
+    sa = pytest.importorskip("sqlalchemy")
+    try:
+        eng = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with eng.connect():
+            pass
+        eng.dispose()
+    except Exception:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    return POSTGRES_ADMIN_URL

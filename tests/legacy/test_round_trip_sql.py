@@ -100,16 +100,7 @@ def test_command_line_generates_a_lab_and_reports_identical(rt: ModuleType, tmp_
                  "--target-url", f"sqlite:///{tmp_path / 'target.db'}", "--keep", str(tmp_path / "again")])
 
 
-def test_round_trip_into_postgresql(rt: ModuleType, lis: Path, tmp_path: Path) -> None:
-    sa = pytest.importorskip("sqlalchemy")
-    try:
-        eng = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                               connect_args={"connect_timeout": 2})
-        with eng.connect():
-            pass
-        eng.dispose()
-    except Exception:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+def test_round_trip_into_postgresql(rt: ModuleType, lis: Path, tmp_path: Path, postgres_admin_url: str) -> None:
     import secrets
 
     base = f"postgresql+psycopg://postgres@127.0.0.1:5432/ecluse_rt_{secrets.token_hex(4)}"

@@ -228,24 +228,15 @@ def test_plan_records_the_source_without_its_values(world: World, tmp_path: Path
     assert str(tmp_path) not in orjson.dumps(entry.to_dict()).decode()  # a name, never the full path
 
 
-def test_a_postgresql_legacy_database_through_a_mapping(legacy_db: Path, tmp_path: Path) -> None:
+def test_a_postgresql_legacy_database_through_a_mapping(legacy_db: Path, tmp_path: Path,
+                                                        postgres_admin_url: str) -> None:
     """The same scoped records from the LIS and from a copy of it on PostgreSQL read through the mapping."""
     import importlib.util
     import secrets
     import sys
 
-    import sqlalchemy as sa
-
     from ecluse.legacy.sqlmap import write_database
 
-    try:
-        eng = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                               connect_args={"connect_timeout": 2})
-        with eng.connect():
-            pass
-        eng.dispose()
-    except Exception:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     path = Path(__file__).resolve().parents[2] / "scripts" / "round_trip_sql.py"
     mod_spec = importlib.util.spec_from_file_location("round_trip_sql", path)
     assert mod_spec is not None and mod_spec.loader is not None

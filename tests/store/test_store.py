@@ -17,17 +17,6 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
 
 
-def _pg_available() -> bool:
-    try:
-        eng = sa.create_engine(PG_URL.format(db="postgres"), connect_args={"connect_timeout": 2})
-        with eng.connect():
-            pass
-        eng.dispose()
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
@@ -35,8 +24,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield s
         s.close()
         return
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    request.getfixturevalue("postgres_admin_url")  # skips when no server answers
     name = "ecluse_test_" + secrets.token_hex(4)
     admin = sa.create_engine(PG_URL.format(db="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:

@@ -277,15 +277,18 @@ def _clean(value: str | None, record: str, field: str, *, pipe: bool = False) ->
     return value
 
 
+def _comma(bound: str | None) -> str:
+    """A bound as HPRIM Net prints it: a number with a decimal comma (the inverse of :func:`_point`);
+    other text unchanged; ``""`` for none."""
+    if not bound:
+        return ""
+    return bound.replace(".", ",") if "." in bound and _NUM_DOT.fullmatch(bound) else bound
+
+
 def _res_parts(s: Result) -> tuple[str, str, str, str] | None:
     """The RES line and the text line of ``s`` before and after its value, or ``None`` when a field
     other than the value needs the checks of the slow path."""
-    low = s.ref_low or ""
-    high = s.ref_high or ""
-    if "." in low and _NUM_DOT.fullmatch(low):
-        low = low.replace(".", ",")
-    if "." in high and _NUM_DOT.fullmatch(high):
-        high = high.replace(".", ",")
+    low, high = _comma(s.ref_low), _comma(s.ref_high)
     before = f"RES|{s.label or ''}|{s.loinc or ''}|{_TYPES_OUT.get(s.value_type, 'A')}|"
     after = f"|{s.unit or ''}|{low}|{high}|{s.flag or ''}|{s.status or ''}||||"
     line = before + after
@@ -385,12 +388,7 @@ class HprimNetCodec:
                             lab.extend("TEX|" + _clean(x, f"Result {s.id}", "comment")
                                        for x in s.comment.split("\n"))
                         continue
-                    low = s.ref_low or ""
-                    high = s.ref_high or ""
-                    if "." in low and _NUM_DOT.fullmatch(low):
-                        low = low.replace(".", ",")
-                    if "." in high and _NUM_DOT.fullmatch(high):
-                        high = high.replace(".", ",")
+                    low, high = _comma(s.ref_low), _comma(s.ref_high)
                     line = (f"RES|{s.label or ''}|{s.loinc or ''}|{_TYPES_OUT.get(s.value_type, 'A')}|"
                             f"{s.value or ''}|{s.unit or ''}|{low}|{high}|{s.flag or ''}|{s.status or ''}||||")
                     if line.count("|") != 13 or "\n" in line or "\r" in line or "****" in line:

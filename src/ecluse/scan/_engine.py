@@ -22,7 +22,7 @@ import sys
 import tarfile
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from operator import attrgetter
 from pathlib import Path
@@ -701,32 +701,34 @@ def scan_paths(
         if task:
             batches.append(task)
             weights.append(task_bytes)
-        total, done = sum(weights), 0
+        total = sum(weights)
         if progress is not None:
             progress(0, total)
         tasks = [(b, min_confidence, limits, terms, fingerprint_key) for b in batches]
-        if workers <= 1 or len(files) < 2:
-            for t, weight in zip(tasks, weights, strict=True):
-                report.merge(_worker(t))
-                done += weight
-                if progress is not None:
-                    progress(done, total)
-            tasks = []
-        if tasks and prefilter_available() and _forks():
-            # Compiled once here (0.34 s for its three databases), inherited by the forked processes.
-            _prefilter_for(terms)
-        # The findings coming back are unpickled and merged here, many objects at once (_rare_gc).
-        # The allocator setting is made in the worker processes only: a process that calls scan_paths
-        # with one worker (close's residual check, a long-running service) keeps its own.
-        if tasks:
+        if workers <= 1 or len(files) < 2:  # here only to report progress task by task
+            _merge(report, map(_worker, tasks), weights, total, progress)
+        else:
+            if prefilter_available() and _forks():
+                # Compiled once here (0.34 s for its three databases), inherited by the forked processes.
+                _prefilter_for(terms)
+            # The findings coming back are unpickled and merged here, many objects at once (_rare_gc).
+            # The allocator setting is made in the worker processes only: a process that calls
+            # scan_paths with one worker (close's residual check, a long-running service) keeps its own.
             with _rare_gc(), ProcessPoolExecutor(max_workers=workers, initializer=_reuse_large_blocks) as pool:
-                for part, weight in zip(pool.map(_worker, tasks), weights, strict=True):
-                    report.merge(part)
-                    done += weight
-                    if progress is not None:
-                        progress(done, total)
+                _merge(report, pool.map(_worker, tasks), weights, total, progress)
     report.findings.sort(key=lambda f: (f.file, f.member or "", f.line or 0, f.column or 0, f.kind))
     return report
+
+
+def _merge(report: ScanReport, parts: Iterable[ScanReport], weights: list[int], total: int,
+           progress: Callable[[int, int], None] | None) -> None:
+    """Merge the reports of the tasks into ``report``, in task order, reporting the bytes done."""
+    done = 0
+    for part, weight in zip(parts, weights, strict=True):
+        report.merge(part)
+        done += weight
+        if progress is not None:
+            progress(done, total)
 
 
 def _forks() -> bool:

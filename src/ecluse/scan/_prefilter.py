@@ -255,6 +255,19 @@ class Excerpt:
         return self.origins[i] + pos - self.starts[i]
 
 
+def _compile(cues: list[_Cue], extra_flags: int) -> tuple[Any, Any]:
+    """A Hyperscan block-mode database of ``cues`` (ids: their indices), each with ``extra_flags``
+    added to its own, and a scratch space for it."""
+    db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+    db.compile(
+        expressions=[c.pattern for c in cues],
+        ids=list(range(len(cues))),
+        elements=len(cues),
+        flags=[c.flags | extra_flags for c in cues],
+    )
+    return db, _hs.Scratch(db)
+
+
 class Prefilter:
     """The cue database for one set of listed terms. Not shared between processes."""
 
@@ -266,35 +279,14 @@ class Prefilter:
         self._head = [c.head for c in cues]
         self._groups = [c.groups for c in cues]
         self._tags = [c.tag for c in cues]
-        self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        self._db.compile(
-            expressions=[c.pattern for c in cues],
-            ids=list(range(len(cues))),
-            elements=len(cues),
-            flags=[c.flags for c in cues],
-        )
-        self._scratch = _hs.Scratch(self._db)
+        self._db, self._scratch = _compile(cues, 0)
         # The same cues, each reported once: which detectors may fire anywhere in a dense text.
-        self._once = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        self._once.compile(
-            expressions=[c.pattern for c in cues],
-            ids=list(range(len(cues))),
-            elements=len(cues),
-            flags=[c.flags | _SINGLEMATCH for c in cues],
-        )
-        self._once_scratch = _hs.Scratch(self._once)
+        self._once, self._once_scratch = _compile(cues, _SINGLEMATCH)
         # The lexicon words, with where each match starts: the detectors try their search there
         # only, instead of at every letter of a text (``Detector.scan(word_starts=...)``).
         words = _word_cues()
         self._word_groups = [next(iter(c.groups)) for c in words]
-        self._words_db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        self._words_db.compile(
-            expressions=[c.pattern for c in words],
-            ids=list(range(len(words))),
-            elements=len(words),
-            flags=[c.flags | _SOM_LEFTMOST for c in words],
-        )
-        self._words_scratch = _hs.Scratch(self._words_db)
+        self._words_db, self._words_scratch = _compile(words, _SOM_LEFTMOST)
 
     def word_starts(self, raw: bytes) -> dict[str, list[int]]:
         """Per lexicon (``"clinical"``, ``"birth"``, ``"blood"``), the sorted offsets in ``raw`` (a
