@@ -58,14 +58,18 @@ def _table(report: ScanReport, limit: int) -> None:
 @handle_errors
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to scan.")],
-    min_confidence: Annotated[float, typer.Option(help="Report findings at or above this confidence.")] = 0.5,
+    min_confidence: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Report findings at or above this confidence (0 to 1).")
+    ] = 0.5,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON.")] = None,
     sarif_out: Annotated[Path | None, typer.Option("--sarif", help="Write the report as SARIF 2.1.0.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")] = None,
     fail_on: Annotated[
-        float | None, typer.Option(help=f"Exit {FINDINGS_EXIT_CODE} if --fail-count findings reach this confidence.")
+        float | None,
+        typer.Option(min=0.0, max=1.0,
+                     help=f"Exit {FINDINGS_EXIT_CODE} if --fail-count findings reach this confidence (0 to 1)."),
     ] = None,
-    fail_count: Annotated[int, typer.Option(help="How many findings at --fail-on make the scan fail.")] = 1,
+    fail_count: Annotated[int, typer.Option(min=1, help="How many findings at --fail-on make the scan fail.")] = 1,
     baseline: Annotated[Path | None, typer.Option(help="Suppress the findings accepted in this file.")] = None,
     write_baseline: Annotated[
         Path | None, typer.Option(help="Accept every current finding: write (or extend) this baseline file.")

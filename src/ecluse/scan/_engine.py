@@ -677,7 +677,8 @@ def scan_paths(
     after each task of a few MB.
     """
     if not 0.0 <= min_confidence <= 1.0:
-        raise ScanError("min_confidence must be between 0 and 1")
+        raise ScanError("min_confidence must be between 0 and 1",
+                        hint="Give a confidence from 0 (every finding) to 1 (only the surest).")
     limits = limits or ScanLimits()
     report = ScanReport()
     files = [str(p) for p in iter_files(paths, report)]
