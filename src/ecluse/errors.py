@@ -103,6 +103,7 @@ class FormatError(EcluseError):
         )
         super().__init__(f"{message} ({where})" if where else message, hint=hint)
         self.file = file
+        self.file = file
         self.line = line
         self.record = record
         self.field = field

@@ -87,3 +87,17 @@ def test_convert_under_a_signed_mandate_applies_its_scope(tmp_path: Path) -> Non
     assert [r.id for r in ress] == ["1"]  # the HIV result is outside the mandate's categories
     assert pats[0].address is None and pats[0].phone is None and pats[0].comment is None
     assert pats[0].ins == "279035121518989" and pats[0].identity_status == "QUAL"
+
+
+def test_a_record_that_does_not_parse_says_where_and_what_to_do_without_its_value(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.hl7"
+    bad.write_bytes(b"MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5\rPID|1||IPP1^^^^PI||DUPONT^JEAN||1979032X|M\r")
+    for args in (["inspect", str(bad)], ["convert", str(bad), str(tmp_path / "out.hpr"), "--to", "hprim-sante",
+                                           "--unscoped"]):
+        res = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert res.exit_code == 3
+        assert "line 2, record PID, field PID-7" in res.output
+        assert "what to do: correct this record in the system that produced bad.hl7" in res.output
+        assert "DUPONT" not in res.output and "1979032X" not in res.output
+    assert not (tmp_path / "out.hpr").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.hl7"]  # no temporary file left behind

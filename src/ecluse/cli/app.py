@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ecluse.errors import EcluseError
+from ecluse.errors import EcluseError, FormatError
 
-__all__ = ["app", "console", "err_console", "handle_errors"]
+__all__ = ["app", "console", "err_console", "handle_errors", "hint_for"]
 
 app = typer.Typer(
     name="ecluse",
@@ -58,6 +58,14 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def hint_for(exc: EcluseError) -> str | None:
+    """What to do about ``exc``: its own hint, or for a record that does not parse in a named file
+    (readers name the place, never the value), where to correct it."""
+    if exc.hint is None and isinstance(exc, FormatError) and exc.file:
+        return f"correct this record in the system that produced {exc.file}, then export the file again"
+    return exc.hint
+
+
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Translate an :class:`EcluseError` into its message, its hint and its exit code.
 
@@ -70,8 +78,9 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except EcluseError as exc:
             err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-            if exc.hint:
-                err_console.print(f"[yellow]what to do:[/] {escape(exc.hint)}", highlight=False)
+            hint = hint_for(exc)
+            if hint:
+                err_console.print(f"[yellow]what to do:[/] {escape(hint)}", highlight=False)
             sys.exit(exc.exit_code)
 
     return wrapper

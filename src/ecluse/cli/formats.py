@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ecluse.cli.app import app, console, handle_errors
+from ecluse.cli.app import app, console, handle_errors, hint_for
 from ecluse.errors import EcluseError, FormatError
 from ecluse.formats._common import Record
 from ecluse.formats.codec import CODECS, Codec, get_codec, sniff_codec
@@ -60,6 +60,9 @@ def inspect(
         console.print(f"{kind.lower()}s: {counts[kind]}")
     if error is not None:
         console.print(f"error: {error.message}", highlight=False, markup=False)
+        hint = hint_for(error)
+        if hint:
+            console.print(f"what to do: {hint}", highlight=False, markup=False)
         raise typer.Exit(error.exit_code)
 
 
