@@ -13,15 +13,15 @@ the tests that compare the compiled and the interpreted code, and for debugging.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
+import importlib
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # importlib.abc alone costs about 20 ms: every `import ecluse` would pay it
+    import importlib.machinery
+    from collections.abc import Sequence
+    from types import ModuleType
 
 #: Modules compiled by setup.py (read by setup.py without importing the package: keep it a literal).
 MODULES: Final[tuple[str, ...]] = (
@@ -58,8 +58,9 @@ def compiled() -> dict[str, bool]:
     return out
 
 
-class _SourceFinder(importlib.abc.MetaPathFinder):
-    """Finds the ``.py`` source of the modules of :data:`MODULES`, ahead of their extension."""
+class _SourceFinder:
+    """Finds the ``.py`` source of the modules of :data:`MODULES`, ahead of their extension (a meta
+    path finder: ``sys.meta_path`` asks it ``find_spec``)."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
@@ -67,8 +68,10 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
             return None
         leaf = fullname.rpartition(".")[2]
         for folder in path:
-            source = Path(folder) / f"{leaf}.py"
-            if source.is_file():
+            source = os.path.join(folder, f"{leaf}.py")
+            if os.path.isfile(source):
+                import importlib.util
+
                 return importlib.util.spec_from_file_location(fullname, source)
         return None
 
