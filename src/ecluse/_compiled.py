@@ -31,6 +31,7 @@ MODULES: Final[tuple[str, ...]] = (
     "ecluse.formats.hl7v25",
     "ecluse.formats.hprim_net",
     "ecluse.formats.hprim_sante",
+    "ecluse.formats.records",
     "ecluse.scan._detect",
     "ecluse.scan._engine",
     "ecluse.scan._lexicon",

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Final
 
+import cython
+
 from ecluse.errors import FormatError
 from ecluse.formats._common import (
     REQUEST_STATUS_FROM_CODE,
@@ -123,7 +125,15 @@ def _charset(data: bytes) -> str | None:
     return _CHARSETS.get(label)
 
 
+@cython.cclass
 class _Reader:
+    # declared attributes: compiled (a Cython extension type), the methods read them without a dict
+    text: str
+    file: str
+    charset: str
+    tsm: Callable[[str, int, str, str], str | None]
+    range: Callable[[str], tuple[str | None, str | None]]
+
     def __init__(self, text: str, filename: str, charset: str) -> None:
         self.text = text
         self.file = filename

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+import cython
+
 from ecluse.errors import FormatError
 from ecluse.formats._common import (
     Chunker,
@@ -111,12 +113,18 @@ def _title(line: str) -> bool:
     return bool(text.strip()) and not any(c.islower() for c in text)
 
 
+@cython.cclass
 class _Reader:
+    # declared attributes: compiled (a Cython extension type), the methods read them without a dict
+    lines: list[str]
+    file: str
+    loincs: dict[str, str | None]
+
     def __init__(self, text: str, filename: str) -> None:
         self.lines = split_lines(text)
         self.file = filename
         #: test code -> the code if it is a LOINC code, else None
-        self.loincs: dict[str, str | None] = {}
+        self.loincs = {}
 
     def groups(self) -> Iterator[Group]:
         lines = self.lines

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Final
 
+import cython
+
 from ecluse.errors import FormatError
 from ecluse.formats._common import (
     REQUEST_STATUS_FROM_CODE,
@@ -86,8 +88,22 @@ def _at(fields: list[str], i: int) -> str:
     return fields[i] if i < len(fields) else ""
 
 
+@cython.cclass
 class _Reader:
     """One pass over the logical records of a decoded file."""
+
+    # declared attributes: compiled (a Cython extension type), the methods read them without a dict
+    text: str
+    file: str
+    charset: str
+    fs: str
+    cs: str
+    rs: str
+    es: str
+    std: bool
+    un: Callable[[str], str]
+    tsm: Callable[[str, int, str, str], str | None]
+    range: Callable[[str], tuple[str | None, str | None]]
 
     def __init__(self, text: str, filename: str, charset: str) -> None:
         self.text = text

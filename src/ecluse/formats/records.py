@@ -12,8 +12,10 @@ sensitive categories that the mandate does not allow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any, Final
+
+import cython
 
 __all__ = [
     "IDENTITY_STATUSES",
@@ -48,7 +50,8 @@ SENSITIVE_CATEGORIES: Final[tuple[str, ...]] = (
 )
 
 
-@dataclass(slots=True)
+@cython.dataclasses.dataclass
+@cython.cclass
 class Patient:
     """A patient as the lab knows them. ``id`` is the lab's own patient id (IPP)."""
 
@@ -75,7 +78,8 @@ class Patient:
     comment: str | None = None  # free text
 
 
-@dataclass(slots=True)
+@cython.dataclasses.dataclass
+@cython.cclass
 class Request:
     """One lab request: a sample taken at a site, prescribed by someone, with its results."""
 
@@ -90,7 +94,8 @@ class Request:
     comment: str | None = None  # free text (clinical information)
 
 
-@dataclass(slots=True)
+@cython.dataclasses.dataclass
+@cython.cclass
 class Result:
     """One observation of a request."""
 

@@ -256,9 +256,13 @@ def _target_schema(conn: sqlite3.Connection) -> None:
                  "manifest_sha256 TEXT NOT NULL, imported_at TEXT NOT NULL, counts TEXT NOT NULL)")
 
 
+#: each record type's field names, in order: the columns of its table
+_FIELD_NAMES: dict[type, list[str]] = {cls: _columns(cls) for cls in _TABLES.values()}
+
+
 def astuple(rec: Patient | Request | Result) -> tuple[Any, ...]:
     """A flat record as a row (``dataclasses.astuple`` deep-copies; these are flat)."""
-    return tuple(getattr(rec, name) for name in rec.__slots__)
+    return tuple(getattr(rec, name) for name in _FIELD_NAMES[type(rec)])
 
 
 def _insert(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]], package_id: str) -> None:
