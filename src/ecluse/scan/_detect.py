@@ -39,7 +39,8 @@ __all__ = ["Detector", "Hit", "nir_key_ok", "strip_accents", "table_needs_whole_
 IDENTITY_KINDS = frozenset({"nir", "ins", "vitale", "birth_date", "listed_term", "email", "phone_fr"})
 
 
-@dataclass(slots=True)
+@cython.dataclasses.dataclass
+@cython.cclass
 class Hit:
     start: int
     end: int
@@ -753,7 +754,8 @@ def _label_from(text: str, lo: int, k: int) -> int:
 _LABEL_STOP = re.compile(r'[:=|;,\n"<>]')
 
 
-@dataclass(slots=True)
+@cython.dataclasses.dataclass
+@cython.cclass
 class Table:
     """What is known about a delimited text: its delimiter and header row."""
 
