@@ -153,6 +153,33 @@ def test_ts_reader_halves_memo_matches_ts_to_iso(values: list[tuple[str, str]]) 
         assert got == expected, value
 
 
+_ISO_DAYS = st.sampled_from(["2024-01-15", "1999-12-31", "2024-01-1x", "2024-13-01", "٢٠٢٤-01-15", "20240-1-15"])
+_ISO_CLOCKS = st.sampled_from(["T08:15:00+01:00", "T23:59:59-03:30", "T08:15:00 01:00", "T08:15:000+1:00",
+                               "T08:15:00+01:0٠", "x08:15:00+01:00"])
+
+
+def _iso_to_ts_or_none(value: str) -> str | None:
+    try:
+        return _common.iso_to_ts(value, record="r", field="f")
+    except FormatError:
+        return None
+
+
+@given(st.lists(st.tuples(_ISO_DAYS, _ISO_CLOCKS), min_size=1, max_size=12))
+def test_ts_writer_halves_memo_matches_iso_to_ts(values: list[tuple[str, str]]) -> None:
+    # the writer remembers the date and the time of day of full-form values separately: any mix of
+    # remembered halves must convert (or fail) as iso_to_ts does on the whole value
+    ts = _common.ts_writer()
+    for day, clock in values:
+        value = day + clock
+        expected = _iso_to_ts_or_none(value)
+        try:
+            got: str | None = ts(value, "Result", "r1", "observed_at")
+        except FormatError:
+            got = None
+        assert got == expected, value
+
+
 @pytest.mark.parametrize("swap", [
     (b"|^~\\&", b"!@$;?"),  # every delimiter
     (b"^~", b"@$"),  # the field separator kept: segments still start with "OBX|"

@@ -333,22 +333,21 @@ def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
     """:func:`ts_to_iso` for one file, memoised (timestamps repeat within a request); an empty
     value is ``None``. Only successful conversions are remembered."""
     memo: dict[str, str] = {}
-    get = memo.get
     # the full form YYYYMMDDHHMMSS+ZZZZ seldom repeats as a whole (one per request) but its date and
     # its time of day do: both halves are remembered, each from a value that converted successfully
     dates: dict[str, str] = {}
     times: dict[str, str] = {}
-    date_get, time_get = dates.get, times.get
 
     def ts(value: str, line: int, record: str, field: str) -> str | None:
+        # the dicts' own get (not bound methods held in locals): compiled, a direct C call
         if not value:
             return None
-        out = get(value)
+        out = memo.get(value)
         if out is None:
             if len(value) == 19:
-                day = date_get(value[:8])
+                day = dates.get(value[:8])
                 if day is not None:
-                    clock = time_get(value[8:])
+                    clock = times.get(value[8:])
                     if clock is not None:
                         out = day + clock
             if out is None:
@@ -372,14 +371,31 @@ def ts_writer() -> Callable[[str | None, str, str, str], str]:
     """:func:`iso_to_ts` memoised for one write, called with the record's kind and id (an error
     names ``"<kind> <id>"``); an empty value is ``""``."""
     memo: dict[str, str] = {}
-    get = memo.get
+    # as in :func:`ts_reader`: the full form YYYY-MM-DDTHH:MM:SS+HH:MM seldom repeats as a whole, its
+    # date and its time of day do; each half is remembered from a value that converted successfully
+    dates: dict[str, str] = {}
+    times: dict[str, str] = {}
 
     def ts(value: str | None, kind: str, ident: str, field: str) -> str:
         if not value:
             return ""
-        out = get(value)
+        out = memo.get(value)
         if out is None:
-            out = iso_to_ts(value, record=f"{kind} {ident}", field=field)
+            if len(value) == 25:
+                day = dates.get(value[:10])
+                if day is not None:
+                    clock = times.get(value[10:])
+                    if clock is not None:
+                        out = day + clock
+            if out is None:
+                out = iso_to_ts(value, record=f"{kind} {ident}", field=field)
+                if len(value) == 25 and len(out) == 19 and value[10] == "T":  # YYYYMMDDHHMMSS+ZZZZ
+                    if len(dates) >= _MEMO_LIMIT:
+                        dates.clear()
+                    if len(times) >= _MEMO_LIMIT:
+                        times.clear()
+                    dates[value[:10]] = out[:8]
+                    times[value[10:]] = out[8:]
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[value] = out

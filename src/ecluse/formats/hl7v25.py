@@ -168,7 +168,7 @@ class _Reader:
         seg: str
         f: list[str]
         fields: list[str]
-        no: int
+        no: cython.Py_ssize_t
         for no, seg in enumerate(split_lines(self.text), 1):
             if std and request is not None and seg.startswith("OBX|") and "\\" not in seg:
                 f = seg.split("|")

@@ -135,7 +135,7 @@ class _Reader:
         # the marker lines (every marker holds "****": only those lines are stripped), in order
         marks: list[tuple[int, str]] = []
         line: str
-        k: int
+        k: cython.Py_ssize_t
         for k, line in enumerate(lines):
             # a marker line starts with its asterisks or with blanks: test the first character first
             if line and (line[0] == "*" or line[0].isspace()) and "****" in line:
@@ -233,7 +233,7 @@ class _Reader:
         # declared types let the compiled module (Cython) call str and list methods directly
         line: str
         f: list[str]
-        k: int
+        k: cython.Py_ssize_t
         for k in range(first, end):
             line = lines[k]
             if line.startswith("RES|"):
