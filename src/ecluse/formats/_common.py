@@ -332,9 +332,10 @@ _MEMO_LIMIT: Final = 1 << 14
 def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
     """:func:`ts_to_iso` for one file, memoised (timestamps repeat within a request); an empty
     value is ``None``. Only successful conversions are remembered."""
+    # the full form YYYYMMDDHHMMSS+ZZZZ seldom repeats as a whole (about one per request) but its date
+    # and its time of day do: it is remembered by both halves, each from a value that converted
+    # successfully (two small tables, not one entry per value); other forms are remembered whole
     memo: dict[str, str] = {}
-    # the full form YYYYMMDDHHMMSS+ZZZZ seldom repeats as a whole (one per request) but its date and
-    # its time of day do: both halves are remembered, each from a value that converted successfully
     dates: dict[str, str] = {}
     times: dict[str, str] = {}
 
@@ -342,23 +343,26 @@ def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
         # the dicts' own get (not bound methods held in locals): compiled, a direct C call
         if not value:
             return None
-        out = memo.get(value)
-        if out is None:
-            if len(value) == 19:
-                day = dates.get(value[:8])
-                if day is not None:
-                    clock = times.get(value[8:])
-                    if clock is not None:
-                        out = day + clock
-            if out is None:
-                out = ts_to_iso(value, file=file, line=line, record=record, field=field)
-                if len(value) == 19 and len(out) == 25 and value[14] in "+-":  # YYYY-MM-DDTHH:MM:SS+ZZ:ZZ
-                    if len(dates) >= _MEMO_LIMIT:
-                        dates.clear()
-                    if len(times) >= _MEMO_LIMIT:
-                        times.clear()
-                    dates[value[:8]] = out[:10]
-                    times[value[8:]] = out[10:]
+        full = len(value) == 19
+        if full:
+            day = dates.get(value[:8])
+            if day is not None:
+                clock = times.get(value[8:])
+                if clock is not None:
+                    return day + clock
+        else:
+            out = memo.get(value)
+            if out is not None:
+                return out
+        out = ts_to_iso(value, file=file, line=line, record=record, field=field)
+        if full and len(out) == 25 and value[14] in "+-":  # YYYY-MM-DDTHH:MM:SS+ZZ:ZZ
+            if len(dates) >= _MEMO_LIMIT:
+                dates.clear()
+            if len(times) >= _MEMO_LIMIT:
+                times.clear()
+            dates[value[:8]] = out[:10]
+            times[value[8:]] = out[10:]
+        else:
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[value] = out
@@ -370,32 +374,35 @@ def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
 def ts_writer() -> Callable[[str | None, str, str, str], str]:
     """:func:`iso_to_ts` memoised for one write, called with the record's kind and id (an error
     names ``"<kind> <id>"``); an empty value is ``""``."""
+    # as in :func:`ts_reader`: the full form YYYY-MM-DDTHH:MM:SS+HH:MM is remembered by its date and
+    # its time of day, each from a value that converted successfully; other forms whole
     memo: dict[str, str] = {}
-    # as in :func:`ts_reader`: the full form YYYY-MM-DDTHH:MM:SS+HH:MM seldom repeats as a whole, its
-    # date and its time of day do; each half is remembered from a value that converted successfully
     dates: dict[str, str] = {}
     times: dict[str, str] = {}
 
     def ts(value: str | None, kind: str, ident: str, field: str) -> str:
         if not value:
             return ""
-        out = memo.get(value)
-        if out is None:
-            if len(value) == 25:
-                day = dates.get(value[:10])
-                if day is not None:
-                    clock = times.get(value[10:])
-                    if clock is not None:
-                        out = day + clock
-            if out is None:
-                out = iso_to_ts(value, record=f"{kind} {ident}", field=field)
-                if len(value) == 25 and len(out) == 19 and value[10] == "T":  # YYYYMMDDHHMMSS+ZZZZ
-                    if len(dates) >= _MEMO_LIMIT:
-                        dates.clear()
-                    if len(times) >= _MEMO_LIMIT:
-                        times.clear()
-                    dates[value[:10]] = out[:8]
-                    times[value[10:]] = out[8:]
+        full = len(value) == 25
+        if full:
+            day = dates.get(value[:10])
+            if day is not None:
+                clock = times.get(value[10:])
+                if clock is not None:
+                    return day + clock
+        else:
+            out = memo.get(value)
+            if out is not None:
+                return out
+        out = iso_to_ts(value, record=f"{kind} {ident}", field=field)
+        if full and len(out) == 19 and value[10] == "T":  # YYYYMMDDHHMMSS+ZZZZ
+            if len(dates) >= _MEMO_LIMIT:
+                dates.clear()
+            if len(times) >= _MEMO_LIMIT:
+                times.clear()
+            dates[value[:10]] = out[:8]
+            times[value[10:]] = out[8:]
+        else:
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[value] = out

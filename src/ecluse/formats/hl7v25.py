@@ -156,12 +156,15 @@ class _Reader:
         in_message = False
         nres = 0
         # fast path for OBX segments with the standard delimiters and no escape character: the
-        # fields that repeat from result to result (test code, unit, range) and the observation
-        # times are memoised by their raw text
+        # fields that repeat from result to result (test code, unit, range) are memoised by their
+        # raw text
         std = True
         tests: dict[tuple[str, str, str], tuple[str | None, ...]] = {}
-        times: dict[str, str | None] = {}
-        test_get, time_get = tests.get, times.get
+        test_get = tests.get
+        # the results of a request share their observation time: the last one is remembered (the
+        # time stamp reader remembers the others by date and time of day)
+        last_obs = ""
+        last_when: str | None = None
         plain_types = _PLAIN_TYPES
         pad = _PAD
         # declared types let the compiled module (Cython) call str and list methods directly
@@ -202,11 +205,10 @@ class _Reader:
                     status = None
                 obs = f[14]
                 if obs:
-                    when = time_get(obs)
-                    if when is None:
-                        if len(times) >= _MEMO_LIMIT:
-                            times.clear()
-                        when = times[obs] = self.tsm(obs, no, "OBX", "OBX-14")
+                    if obs != last_obs:
+                        last_when = self.tsm(obs, no, "OBX", "OBX-14")
+                        last_obs = obs
+                    when = last_when
                 else:
                     when = None
                 nres += 1

@@ -179,11 +179,13 @@ class _Reader:
 
         ended = False
         # fast path for OBX records with the standard delimiters and no escape character: the
-        # fields that repeat from result to result (test code, range) and the observation times
-        # are memoised by their raw text
+        # fields that repeat from result to result (test code, range) are memoised by their raw text
         tests: dict[tuple[str, str], tuple[str | None, ...]] = {}
-        times: dict[str, str | None] = {}
-        test_get, time_get = tests.get, times.get
+        test_get = tests.get
+        # the results of a request share their observation time: the last one is remembered (the
+        # time stamp reader remembers the others by date and time of day)
+        last_obs = ""
+        last_when: str | None = None
         pad = _PAD
         # declared types let the compiled module (Cython) call str and list methods directly
         rec: str
@@ -217,11 +219,10 @@ class _Reader:
                     value = value.replace("~", "^")
                 obs = f[14]
                 if obs:
-                    when = time_get(obs)
-                    if when is None:
-                        if len(times) >= _MEMO_LIMIT:
-                            times.clear()
-                        when = times[obs] = self.tsm(obs, no, "OBX", "OBX.15")
+                    if obs != last_obs:
+                        last_when = self.tsm(obs, no, "OBX", "OBX.15")
+                        last_obs = obs
+                    when = last_when
                 else:
                     when = None
                 result = Result(f[4] or f"{request.id}-{f[1] or len(results) + 1}", request.id,
@@ -472,10 +473,12 @@ class HprimSanteCodec:
                     add(f"C|{i}|L|{e(part)}".rstrip("|"))
 
         # the OBX fields that repeat from result to result (type, test, unit, range, flag, status,
-        # category), written once per distinct combination; observation times likewise
+        # category), written once per distinct combination; the results of a request share their
+        # observation time: the last one is remembered (``ts`` remembers the others by halves)
         obx_parts: dict[tuple[str | None, ...], tuple[str, str]] = {}
-        whens: dict[str, str] = {}
-        parts_get, when_get = obx_parts.get, whens.get
+        parts_get = obx_parts.get
+        last_obs: str | None = None
+        last_when = ""
 
         stamp = self.now().strftime("%Y%m%d%H%M%S")
         add(f"H|~^\\&|{e(self.file_name)}||{e(self.sender[0])}~{e(self.sender[1])}||ORU|||"
@@ -550,11 +553,10 @@ class HprimSanteCodec:
                         obx_parts[key] = parts
                     obs = s.observed_at
                     if obs:
-                        when = when_get(obs)
-                        if when is None:
-                            if len(whens) >= _MEMO_LIMIT:
-                                whens.clear()
-                            when = whens[obs] = ts(obs, "Result", s.id, "observed_at")
+                        if obs != last_obs:
+                            last_when = ts(obs, "Result", s.id, "observed_at")
+                            last_obs = obs
+                        when = last_when
                     else:
                         when = ""
                     if when:
