@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Final
+from typing import Final, TypeVar
 
 from ecluse.errors import FormatError
 from ecluse.formats.records import IDENTITY_STATUSES, Patient, Request, Result
@@ -329,39 +329,47 @@ def flatten(groups: Iterable[Group]) -> Iterator[Record]:
 _MEMO_LIMIT: Final = 1 << 14
 
 
-def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
-    """:func:`ts_to_iso` for one file, memoised (timestamps repeat within a request); an empty
-    value is ``None``. Only successful conversions are remembered."""
-    # the full form YYYYMMDDHHMMSS+ZZZZ seldom repeats as a whole (about one per request) but its date
-    # and its time of day do: it is remembered by both halves, each from a value that converted
-    # successfully (two small tables, not one entry per value); other forms are remembered whole
+_Ctx = TypeVar("_Ctx")
+_Empty = TypeVar("_Empty", str, None)
+
+
+def _stamp_memo(convert: Callable[[str, _Ctx, str, str], str], empty: _Empty, *, full: int, cut: int,
+                out_full: int, out_cut: int, mark: int,
+                marks: str) -> Callable[[str | None, _Ctx, str, str], str | _Empty]:
+    """``convert(value, context, record, field)`` memoised for one file: ``empty`` for an empty value.
+
+    The full form (``full`` characters, ``marks`` at index ``mark``) seldom repeats as a whole (about
+    one per request) but its first ``cut`` characters (the date) and the rest (the time of day) do: it
+    is remembered by both halves, in two small tables, each half from a value that converted
+    successfully to ``out_full`` characters (the date its first ``out_cut``); other forms are
+    remembered whole. Only successful
+    conversions are remembered. Compiled, the tables' own ``get`` is a direct C call."""
     memo: dict[str, str] = {}
     dates: dict[str, str] = {}
     times: dict[str, str] = {}
 
-    def ts(value: str, line: int, record: str, field: str) -> str | None:
-        # the dicts' own get (not bound methods held in locals): compiled, a direct C call
+    def ts(value: str | None, context: _Ctx, record: str, field: str) -> str | _Empty:
         if not value:
-            return None
-        full = len(value) == 19
-        if full:
-            day = dates.get(value[:8])
+            return empty
+        whole = len(value) == full
+        if whole:
+            day = dates.get(value[:cut])
             if day is not None:
-                clock = times.get(value[8:])
+                clock = times.get(value[cut:])
                 if clock is not None:
                     return day + clock
         else:
             out = memo.get(value)
             if out is not None:
                 return out
-        out = ts_to_iso(value, file=file, line=line, record=record, field=field)
-        if full and len(out) == 25 and value[14] in "+-":  # YYYY-MM-DDTHH:MM:SS+ZZ:ZZ
+        out = convert(value, context, record, field)
+        if whole and len(out) == out_full and value[mark] in marks:
             if len(dates) >= _MEMO_LIMIT:
                 dates.clear()
             if len(times) >= _MEMO_LIMIT:
                 times.clear()
-            dates[value[:8]] = out[:10]
-            times[value[8:]] = out[10:]
+            dates[value[:cut]] = out[:out_cut]
+            times[value[cut:]] = out[out_cut:]
         else:
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
@@ -369,43 +377,25 @@ def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
         return out
 
     return ts
+
+
+def ts_reader(file: str | None) -> Callable[[str, int, str, str], str | None]:
+    """:func:`ts_to_iso` for one file, memoised (timestamps repeat within a request), called with
+    the line, record and field an error names; an empty value is ``None``. The full form
+    YYYYMMDDHHMMSS+ZZZZ is remembered by its date and its time of day."""
+
+    def convert(value: str, line: int, record: str, field: str) -> str:
+        return ts_to_iso(value, file=file, line=line, record=record, field=field)
+
+    return _stamp_memo(convert, None, full=19, cut=8, out_full=25, out_cut=10, mark=14, marks="+-")
 
 
 def ts_writer() -> Callable[[str | None, str, str, str], str]:
     """:func:`iso_to_ts` memoised for one write, called with the record's kind and id (an error
-    names ``"<kind> <id>"``); an empty value is ``""``."""
-    # as in :func:`ts_reader`: the full form YYYY-MM-DDTHH:MM:SS+HH:MM is remembered by its date and
-    # its time of day, each from a value that converted successfully; other forms whole
-    memo: dict[str, str] = {}
-    dates: dict[str, str] = {}
-    times: dict[str, str] = {}
+    names ``"<kind> <id>"``); an empty value is ``""``. The full form YYYY-MM-DDTHH:MM:SS+HH:MM is
+    remembered by its date and its time of day."""
 
-    def ts(value: str | None, kind: str, ident: str, field: str) -> str:
-        if not value:
-            return ""
-        full = len(value) == 25
-        if full:
-            day = dates.get(value[:10])
-            if day is not None:
-                clock = times.get(value[10:])
-                if clock is not None:
-                    return day + clock
-        else:
-            out = memo.get(value)
-            if out is not None:
-                return out
-        out = iso_to_ts(value, record=f"{kind} {ident}", field=field)
-        if full and len(out) == 19 and value[10] == "T":  # YYYYMMDDHHMMSS+ZZZZ
-            if len(dates) >= _MEMO_LIMIT:
-                dates.clear()
-            if len(times) >= _MEMO_LIMIT:
-                times.clear()
-            dates[value[:10]] = out[:8]
-            times[value[10:]] = out[8:]
-        else:
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            memo[value] = out
-        return out
+    def convert(value: str, kind: str, ident: str, field: str) -> str:
+        return iso_to_ts(value, record=f"{kind} {ident}", field=field)
 
-    return ts
+    return _stamp_memo(convert, "", full=25, cut=10, out_full=19, out_cut=8, mark=10, marks="T")
