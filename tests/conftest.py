@@ -4,11 +4,17 @@ place of the code that was edited (run `make build`, which `make test` does firs
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from ecluse import _compiled
+
+# The scanner's compiled cue databases are cached between runs (ecluse.scan._prefilter.cache_dir):
+# here in a directory of this test session, not in the user's ~/.cache.
+os.environ.setdefault("ECLUSE_CACHE_DIR", tempfile.mkdtemp(prefix="ecluse-test-cache-"))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
