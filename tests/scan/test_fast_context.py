@@ -82,12 +82,11 @@ def _reference_confidences(det: d.Detector, text: str, table: d.Table | None) ->
         else:
             conf = 0.7 if not m.group(0).isdigit() else 0.4
         out.append((m.start(), "phone_fr", conf))
-    for a, b in det._at_windows(text):
-        for m in d.EMAIL_RE.finditer(text, a, b):
-            role = d._ROLE_RE.match(m.group(0).split("@", 1)[0].lower()) is not None
-            how, _ = det._context(text, m.start(), m.end(), "email", table, window=60)
-            conf = 0.3 if role or how == "decoy" else 0.9 if how in ("label", "window") else 0.75
-            out.append((m.start(), "email", conf))
+    for m in d.EMAIL_RE.finditer(text):
+        role = d._ROLE_RE.match(m.group(0).split("@", 1)[0].lower()) is not None
+        how, _ = det._context(text, m.start(), m.end(), "email", table, window=60)
+        conf = 0.3 if role or how == "decoy" else 0.9 if how in ("label", "window") else 0.75
+        out.append((m.start(), "email", conf))
     return sorted(out)
 
 

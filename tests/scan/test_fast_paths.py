@@ -39,8 +39,7 @@ def test_prefilters_equal_whole_text_search(seed: int) -> None:
         assert _spans(vit) == _spans(d.VITALE_RE.finditer(text)), text
         assert _spans(det._phone_matches(text)) == _spans(d.PHONE_RE.finditer(text)), text
         assert _spans(det._loinc_matches(text)) == _spans(d.LOINC_RE.finditer(text)), text
-        email = [m for a, b in det._at_windows(text) for m in d.EMAIL_RE.finditer(text, a, b)]
-        assert _spans(email) == _spans(d.EMAIL_RE.finditer(text)), text
+        assert d._email_spans(text) == _spans(d.EMAIL_RE.finditer(text)), text
         assert det._low == text.lower() or len(text.lower()) != len(text)
 
 
@@ -136,3 +135,22 @@ def test_phone_spans_equal_the_regex(seed: int) -> None:
 @given(st.lists(st.sampled_from(_PHONE_PIECES) | st.text(max_size=3), max_size=16))
 def test_phone_spans_equal_the_regex_property(parts: list[str]) -> None:
     _check_phones("".join(parts))
+
+
+# ------------------------------------------------------------ e-mail spans (from each "@", no search)
+_EMAIL_PIECES = [
+    "@", ".", "a", "Z", "9", "-", "_", "%", "+", "é", " ", "\n", ";", "fr", "sante", "x" * 30, "y" * 64, "@@", "..",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_EMAIL_PIECES), max_size=40).map("".join))
+def test_email_spans_equal_the_regex(text: str) -> None:
+    assert d._email_spans(text) == _spans(d.EMAIL_RE.finditer(text))
+
+
+def test_email_spans_local_part_limit_and_resume() -> None:
+    local = "a" * 70
+    text = f"{local}@sante.fr x.y@b.fr@c.fr jean@h.fr"
+    assert d._email_spans(text) == _spans(d.EMAIL_RE.finditer(text))
+    assert d._email_spans(text)[0] == (6, 79)  # the last 64 characters of the local part
