@@ -225,3 +225,16 @@ def test_finding_shortcut_equals_the_dataclass(fields: tuple[object, ...]) -> No
         assert type(a) is type(b) and a == b, f.name
     assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
     assert pickle.loads(pickle.dumps(fast)) == plain
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("aZé_-É ÿß\n0µ¼½¾İ\u212a’œŒ")), max_size=60),
+    st.integers(-10, 70),
+    st.integers(-10, 70),
+)
+def test_keyword_windows_are_normalised_as_before(text: str, a: int, b: int) -> None:
+    """``Detector._normed`` (a slice of the text normalised once) gives ``_norm_label`` of the slice."""
+    det = d.Detector()
+    det.scan(text)
+    assert det._normed(text, a, b) == d._norm_label(text[max(0, a) : b])

@@ -154,3 +154,26 @@ def test_email_spans_local_part_limit_and_resume() -> None:
     text = f"{local}@sante.fr x.y@b.fr@c.fr jean@h.fr"
     assert d._email_spans(text) == _spans(d.EMAIL_RE.finditer(text))
     assert d._email_spans(text)[0] == (6, 79)  # the last 64 characters of the local part
+
+
+# ------------------------------------------------------------ INSERT lines (found by a literal search)
+_INSERT_PIECES = [
+    "INSERT INTO", "insert into", "Insert Into", "INSERT  INTO", "INSERTINTO", " t ", "t", " (a, b", ")", "(",
+    " VALUES ",
+    "VALUES", "\n", "\r\n", " ", "x", "é", "É", "('1', '2');", "--", "\t",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_INSERT_PIECES), max_size=30).map("".join))
+def test_insert_lines_equal_the_regex(text: str) -> None:
+    expected = [(m.start(), m.group(1)) for m in d._INSERT_LINE.finditer(text)]
+    assert d._insert_lines(text, text.lower()) == expected
+    assert d._insert_lines(text, None) == expected
+
+
+def test_insert_columns_over_lines_hide_the_next_insert() -> None:
+    text = "INSERT INTO t (a,\nINSERT INTO u (b) VALUES (1)\nINSERT INTO v (c) VALUES (2)\n"
+    expected = [(m.start(), m.group(1)) for m in d._INSERT_LINE.finditer(text)]
+    assert len(expected) == 2
+    assert d._insert_lines(text, text.lower()) == expected

@@ -185,6 +185,11 @@ def _norm_label(text: str) -> str:
     return strip_accents(text.lower()).replace("_", " ").replace("-", " ")
 
 
+#: ``_norm_label`` of each Latin-1 character, as a byte table, where it is one Latin-1 character;
+#: the others (µ, ¼, ½, ¾) are in ``_NORM_MULTI``: a text holding one is normalised window by window.
+_NORM_MULTI = tuple(bytes([i]) for i in range(256) if len(_norm_label(chr(i))) != 1 or ord(_norm_label(chr(i))) > 255)
+_NORM_LATIN1 = bytes(ord(_norm_label(chr(i))) if bytes([i]) not in _NORM_MULTI else i for i in range(256))
+
 #: ``_LABEL_END`` searched in a label's tail (see ``Detector._label``) -> the normalised label.
 _LABELS: dict[str, str | None] = {}
 
@@ -418,17 +423,44 @@ def _sql_label_at(index: _SqlIndex, pos: int) -> str | None:
 _INSERT_LINE = re.compile(r"^INSERT INTO\s+\S+\s*\(([^)]*)\)\s*VALUES\s*", re.IGNORECASE | re.MULTILINE)
 
 
-def _sql_column_values(text: str, kw: re.Pattern[str], lines: dict[int, _SqlIndex]) -> list[tuple[int, int]]:
+def _insert_lines(text: str, low: str | None) -> list[tuple[int, str]]:
+    """``(start, column list)`` of each match of ``_INSERT_LINE`` in ``text``, in order.
+
+    With ``low``, the lowered text of a Latin-1 ``text`` (same offsets), the lines are found by a
+    search for ``insert into`` in it, each tried by the regex at its line start, skipping those
+    inside the previous match (its column list may run over lines): the same matches as
+    ``finditer``, which, the pattern being case-insensitive, tried it at every character (8 % of
+    a SQL dump's scan). On Latin-1 text only the two cases of an ASCII letter match it; beyond,
+    ``ſ`` matches ``s`` and ``ı`` matches ``i``: such a text, ``low=None``, is searched as before.
+    """
+    if low is None:
+        return [(m.start(), m.group(1)) for m in _INSERT_LINE.finditer(text)]
+    out: list[tuple[int, str]] = []
+    last = 0
+    p = low.find("insert into")
+    while p >= 0:
+        if p >= last and (p == 0 or text[p - 1] == "\n"):
+            m = _INSERT_LINE.match(text, p)
+            if m is not None:
+                out.append((p, m.group(1)))
+                last = m.end()
+        p = low.find("insert into", p + 1)
+    return out
+
+
+def _sql_column_values(
+    text: str, kw: re.Pattern[str], lines: dict[int, _SqlIndex], inserts: list[tuple[int, str]]
+) -> list[tuple[int, int]]:
     """Spans of the values, in ``INSERT ... VALUES`` lines, of the columns whose name matches ``kw``.
 
-    ``lines`` caches :func:`_sql_line_index` by line start, for the text being scanned.
+    ``inserts`` is :func:`_insert_lines` of the text; ``lines`` caches :func:`_sql_line_index` by
+    line start, for the text being scanned.
     """
     out: list[tuple[int, int]] = []
-    for m in _INSERT_LINE.finditer(text):
-        wanted = _wanted_cols(m.group(1), kw)
+    for ls, columns in inserts:
+        wanted = _wanted_cols(columns, kw)
         if not wanted:
             continue
-        ls = m.start()
         index = lines.get(ls)
         if index is None:
             index = lines[ls] = _sql_line_index(text, ls)
@@ -889,6 +921,9 @@ class Detector:
         self._table_rows: dict[int, bool] = {}
         self._ls_text: str | None = None
         self._ls_memo = (0, 0)
+        self._latin1 = False
+        self._norm: str | None = None
+        self._inserts: list[tuple[int, str]] | None = None
 
     # ------------------------------------------------------------------------------ context
     def _line_start(self, text: str, pos: int) -> int:
@@ -909,6 +944,29 @@ class Detector:
             ls = text.rfind("\n", 0, pos) + 1
         self._ls_memo = (pos, ls)
         return ls
+
+    def _insert_lines(self, text: str) -> list[tuple[int, str]]:
+        """:func:`_insert_lines` of ``text`` (the text being scanned), found once per scan."""
+        if self._inserts is None:
+            self._inserts = _insert_lines(text, self._low if self._latin1 else None)
+        return self._inserts
+
+    def _normed(self, text: str, a: int, b: int) -> str:
+        """``_norm_label(text[a:b])`` for ``text``, the text being scanned: a slice of the whole
+        text normalised once, where each of its characters normalises to one (Latin-1 text without
+        µ, ¼, ½ or ¾): the same string. Else normalised here. The keyword windows of the NIR,
+        phone, e-mail and password detectors took 200 characters through ``str.lower``,
+        ``str.translate`` and two ``str.replace`` for each value (a third of a SQL dump's scan)."""
+        if a < 0:
+            a = 0
+        norm = self._norm
+        if norm is None:
+            raw = self._raw
+            usable = self._latin1 and raw is not None and not any(c in raw for c in _NORM_MULTI)
+            norm = self._norm = raw.translate(_NORM_LATIN1).decode("latin-1") if usable and raw is not None else ""
+        if norm or not text:
+            return norm[a:b]
+        return _norm_label(text[a:b])
 
     @staticmethod
     def _line_end(text: str, pos: int) -> int:
@@ -1027,6 +1085,8 @@ class Detector:
         self._table_rows = {}
         self._tags = tags
         self._ls_text = None
+        self._norm = None
+        self._inserts = None
         try:
             self._raw = text.encode("latin-1")
             latin1 = True
@@ -1037,6 +1097,7 @@ class Detector:
             others = "".join(set(_BEYOND_LATIN1.findall(text)))
             self._raw = None if _ANY_DIGIT.search(others) else text.encode("latin-1", "replace")
         self._lowb = self._words = self._starts = None
+        self._latin1 = latin1
         if latin1 and self._raw is not None:  # same as str.lower() on Latin-1 text, at bytes.translate speed
             self._lowb = self._raw.translate(_LATIN1_LOWER)
             if only is None:
@@ -1121,10 +1182,10 @@ class Detector:
                     conf = 0.9
                 else:
                     if how is None:
-                        how = "window" if _KW["nir"].search(_norm_label(text[max(0, start - 200) : start])) else "none"
+                        how = "window" if _KW["nir"].search(self._normed(text, start - 200, start)) else "none"
                     if how == "window":
                         conf = 0.85
-                    elif _IDENTITY.search(_norm_label(text[max(0, start - 120) : end + 60])):
+                    elif _IDENTITY.search(self._normed(text, start - 120, end + 60)):
                         conf = 0.7
                     else:
                         conf = 0.4
@@ -1172,7 +1233,7 @@ class Detector:
                 conf = 0.15
             elif text.startswith(("PID|", "NK1|"), self._line_start(text, start)):
                 conf = 0.9
-            elif how is None and _KW["phone_fr"].search(_norm_label(text[max(0, start - 60) : start])):
+            elif how is None and _KW["phone_fr"].search(self._normed(text, start - 60, start)):
                 conf = 0.85
             else:
                 # any of " .-+" (a "(0)" comes only after a "+")
@@ -1198,7 +1259,7 @@ class Detector:
                     if how is None and table is not None:
                         how = "none"
                 if how is None:
-                    how = "window" if _KW["email"].search(_norm_label(text[max(0, start - 60) : start])) else "none"
+                    how = "window" if _KW["email"].search(self._normed(text, start - 60, start)) else "none"
                 if how == "decoy":
                     conf = 0.3
                 elif how in ("label", "window"):
@@ -1272,7 +1333,7 @@ class Detector:
     def _birth_dates(self, text: str, table: Table | None) -> list[Hit]:
         spans: dict[int, tuple[int, float]] = {}
         if self._may_hold(b"insert", text, "INSERT", "insert", tag="insert"):
-            for a, b in _sql_column_values(text, _KW["birth_date"], self._sql_lines):
+            for a, b in _sql_column_values(text, _KW["birth_date"], self._sql_lines, self._insert_lines(text)):
                 d = DATE_RE.match(text, a, b)
                 if d is not None:
                     spans[a] = (d.end(), 0.9)
@@ -1376,7 +1437,7 @@ class Detector:
                     g = 1 if m.group(1) is not None else 2 if m.group(2) is not None else 3
                     cands.append((m.start(g), m.end(g)))
         if self._may_hold(b"insert", text, "INSERT", "insert", tag="insert"):
-            cands += _sql_column_values(text, _KW["portal_password"], self._sql_lines)
+            cands += _sql_column_values(text, _KW["portal_password"], self._sql_lines, self._insert_lines(text))
         if table is not None:
             for col in [i for i, h in enumerate(table.header) if _KW["portal_password"].search(h)]:
                 for m in self._column(table, col).finditer(text, table.header_end):
@@ -1388,7 +1449,7 @@ class Detector:
             value = text[s:e].strip()
             if not value or _PLACEHOLDER.match(value) or _HASHED.match(value) or any(c in value for c in "([{$%"):
                 continue
-            around = _norm_label(text[max(0, s - 200) : s])
+            around = self._normed(text, s - 200, s)
             conf = 0.95 if _PORTAL.search(around) or (table and any("patient" in h for h in table.header)) else 0.8
             out.append(Hit(s, e, "portal_password", conf, "********", value))
         return out
