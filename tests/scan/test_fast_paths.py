@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -177,3 +178,49 @@ def test_insert_columns_over_lines_hide_the_next_insert() -> None:
     expected = [(m.start(), m.group(1)) for m in d._INSERT_LINE.finditer(text)]
     assert len(expected) == 2
     assert d._insert_lines(text, text.lower()) == expected
+
+
+# ------------------------------------------------------------ table cells (a loop, not a counted repeat)
+def _reference_cells(text: str, delim: str, col: int, pos: int) -> list[tuple[int, int]]:
+    d_ = re.escape(delim)
+    rx = re.compile(r"^(?:[^" + d_ + r"\n]*" + d_ + "){" + str(col) + r"}([^" + d_ + r"\r\n]*)", re.MULTILINE)
+    return [m.span(1) for m in rx.finditer(text, pos)]
+
+
+def _reference_column_dates(text: str, delim: str, col: int, header_end: int) -> list[tuple[int, int]]:
+    """The birth-date column search before ``_column_cells``: one regex per line start."""
+    d_ = re.escape(delim)
+    body = rf"(?:[^{d_}\n]*{d_}){{{col}}}(\"*)({d._DATE})\"*(?=[{d_}\r\n]|\Z)"
+    first, each = re.compile(body), re.compile("\n" + body)
+    found = [first.match(text, 0)] if header_end == 0 else []
+    found += each.finditer(text, max(0, header_end - 1))
+    out = []
+    for m in found:
+        if m is not None:
+            s = m.start(1) + (1 if m.group(1) else 0)
+            out.append((s, s + len(m.group(2))))
+    return out
+
+
+_CELL_PIECES = [";", ",", "\t", "|", "\n", "\r\n", "\r", '"', "A+", "O -", "x", "é", "12/03/1975", "1975-03-12", "19750312",
+                "31/02/2001", "2001-13-01", "T", ":", "  "]
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(st.sampled_from(_CELL_PIECES), max_size=40).map("".join),
+    st.sampled_from([";", ",", "\t", "|"]),
+    st.integers(0, 4),
+    st.integers(0, 20),
+)
+def test_column_cells_equal_the_regex(text: str, delim: str, col: int, pos: int) -> None:
+    assert d._column_cells(text, delim, col, pos) == _reference_cells(text, delim, col, pos)
+    # the birth-date column: a line start as the header's end, or 0
+    he = 0 if pos == 0 or "\n" not in text[:pos] else text.rfind("\n", 0, pos) + 1
+    new = []
+    for a, b in d._column_cells(text, delim, col, he):
+        m = d._CELL_DATE.fullmatch(text, a, b)
+        if m is not None:
+            s = m.start(1) + (1 if m.group(1) else 0)
+            new.append((s, s + len(m.group(2))))
+    assert new == _reference_column_dates(text, delim, col, he)
