@@ -202,8 +202,10 @@ def _reference_column_dates(text: str, delim: str, col: int, header_end: int) ->
     return out
 
 
-_CELL_PIECES = [";", ",", "\t", "|", "\n", "\r\n", "\r", '"', "A+", "O -", "x", "é", "12/03/1975", "1975-03-12", "19750312",
-                "31/02/2001", "2001-13-01", "T", ":", "  "]
+_CELL_PIECES = [
+    ";", ",", "\t", "|", "\n", "\r\n", "\r", '"', "A+", "O -", "x", "é", "12/03/1975", "1975-03-12", "19750312",
+    "31/02/2001", "2001-13-01", "T", ":", "  ",
+]
 
 
 @settings(max_examples=800, deadline=None)
