@@ -29,7 +29,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_second_prefilter_loads_the_cached_databases(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = pf.Prefilter()
     files = sorted(cache.glob("cues-*.hsdb"))
-    assert len(files) == 4  # digit shapes, other cues, cues once, lexicon words
+    assert len(files) == 5  # digit shapes, other cues, the two once, lexicon words
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
     assert cache.stat().st_mode & 0o777 == 0o700
 
@@ -64,7 +64,7 @@ def test_corrupt_or_foreign_cache_files_are_compiled_again(cache: Path, monkeypa
 
     monkeypatch.setattr(pf._hs, "Database", counting)
     again = pf.Prefilter()
-    assert len(compiled) == 3
+    assert len(compiled) == 3  # the three spoilt files
     assert _cues(again) == reference
     # rewritten whole, private again
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in cache.glob("cues-*.hsdb"))

@@ -226,3 +226,15 @@ def test_column_cells_equal_the_regex(text: str, delim: str, col: int, pos: int)
             s = m.start(1) + (1 if m.group(1) else 0)
             new.append((s, s + len(m.group(2))))
     assert new == _reference_column_dates(text, delim, col, he)
+
+
+# ------------------------------------------------------------ LOINC candidates (from each "-")
+_DIGIT_MAP = bytes(48 if 48 <= i <= 57 else 45 if i == 45 else 120 for i in range(256))
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(["0", "5", "9", "-", "--", "x", "é", "882-1", "56888-1", "12-16", "|"]), max_size=30))
+def test_loinc_ends_equal_the_digit_map_search(pieces: list[str]) -> None:
+    raw = "".join(pieces).encode("latin-1")
+    expected = [m.end() for m in re.finditer(b"0-0(?!0)", raw.translate(_DIGIT_MAP))]
+    assert d._loinc_ends(raw) == expected

@@ -616,10 +616,7 @@ _VITALE_CLASS = _class_table("0123456789 ")
 _BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
 _ANY_DIGIT = re.compile(r"\d")
 _LATIN1_LOWER = bytes(ord(chr(i).lower()) for i in range(256))
-# Where a listed LOINC code (digits, "-", one check digit) may end: on a digit map of the text,
-# a digit, "-", one digit, then no digit. The codes are then looked up.
-_DIGIT_CLASS = bytes(48 if 48 <= i <= 57 else 45 if i == 45 else 120 for i in range(256))
-_LOINC_CAND_B = re.compile(b"0-0(?!0)")
+# The lengths of the listed LOINC codes, looked up before each place where one may end (_loinc_ends).
 _LOINC_LENGTHS = sorted({len(c) for c in SENSITIVE_LOINC}, reverse=True)
 _ROLE_RE = re.compile("(?:" + "|".join(re.escape(r) for r in ROLE_MAILBOXES) + r")(?:[._\-]|\Z)")
 _NON_DIGIT = re.compile(r"\D")
@@ -814,6 +811,32 @@ def _phone_end(text: str, p: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -> cy
             if c.isalnum() or c in "_/:" or (c in ".,-" and i + 1 < n and text[i + 1].isdecimal()):
                 return -1
     return i
+
+
+def _loinc_ends(raw: bytes) -> list[int]:
+    """Where a listed LOINC code may end: after a digit, "-", one digit, then no digit, these not
+    overlapping (what ``0-0(?!0)`` finds on the text mapped to "0" for a digit). From each "-"
+    (``bytes.find``, at memory speed) instead of the regex over the map, whose every other byte
+    is a "0" on an HL7 export (a tenth of its scan, with the map).
+    """
+    out: list[int] = []
+    data: bytes = raw
+    chars: cython.p_uchar = data
+    n: cython.Py_ssize_t = len(data)
+    last: cython.Py_ssize_t = 0  # where ``finditer`` goes on: the end of the previous match
+    i: cython.Py_ssize_t = data.find(b"-", 1)
+    while i >= 0:
+        if (
+            i - 1 >= last
+            and i + 1 < n
+            and 48 <= chars[i - 1] <= 57
+            and 48 <= chars[i + 1] <= 57
+            and (i + 2 >= n or not 48 <= chars[i + 2] <= 57)
+        ):
+            last = i + 2
+            out.append(last)
+        i = data.find(b"-", i + 1)
+    return out
 
 
 #: ``EMAIL_RE`` after its "@": the domain, matched from the character after the "@".
@@ -1356,8 +1379,7 @@ class Detector:
         if self._raw is None:
             return list(LOINC_RE.finditer(text))
         starts: list[int] = []
-        for c in _LOINC_CAND_B.finditer(self._raw.translate(_DIGIT_CLASS)):
-            end = c.end()
+        for end in _loinc_ends(self._raw):
             for n in _LOINC_LENGTHS:
                 if end >= n and text[end - n : end] in SENSITIVE_LOINC:
                     starts.append(end - n)

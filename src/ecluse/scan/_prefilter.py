@@ -379,18 +379,19 @@ class Prefilter:
         # (NIR, phone), whose automaton is busy on every digit, and the other cues, mostly words
         # and literals. One database of all of them ran at 290 MB/s on logs and 450 on source code;
         # the two at 430 and 990 (Hyperscan finds fewer literal factors to skip ahead with in the
-        # combined one). Same matches.
-        # A database with listed terms (names of patients) is never cached on disk.
-        plain = not any("listed" in c.groups for c in cues)
+        # combined one). Same matches. A database with listed terms (names of patients) is never
+        # cached on disk.
+        split = ([i for i, c in enumerate(cues) if c.shape], [i for i, c in enumerate(cues) if not c.shape])
         self._dbs = [
             _compile([cues[i] for i in ids], 0, ids, cache=not any("listed" in cues[i].groups for i in ids))
-            for ids in (
-                [i for i, c in enumerate(cues) if c.shape],
-                [i for i, c in enumerate(cues) if not c.shape],
-            )
+            for ids in split
         ]
         # The same cues, each reported once: which detectors may fire anywhere in a dense text.
-        self._once, self._once_scratch = _compile(cues, _SINGLEMATCH, cache=plain)
+        # Split the same way: 3.3 ms instead of 13.8 on a 3.3 MB HL7 export.
+        self._once = [
+            _compile([cues[i] for i in ids], _SINGLEMATCH, ids, cache=not any("listed" in cues[i].groups for i in ids))
+            for ids in split
+        ]
         # The lexicon words, with where each match starts: the detectors try their search there
         # only, instead of at every letter of a text (``Detector.scan(word_starts=...)``).
         words = _word_cues()
@@ -421,7 +422,8 @@ class Prefilter:
         def on_match(cue: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
             add(cue)
 
-        self._once.scan(raw, match_event_handler=on_match, scratch=self._once_scratch)
+        for db, scratch in self._once:
+            db.scan(raw, match_event_handler=on_match, scratch=scratch)
         out: set[str] = set()
         for cue in seen:
             out |= self._groups[cue]
