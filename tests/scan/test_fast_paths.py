@@ -238,3 +238,22 @@ def test_loinc_ends_equal_the_digit_map_search(pieces: list[str]) -> None:
     raw = "".join(pieces).encode("latin-1")
     expected = [m.end() for m in re.finditer(b"0-0(?!0)", raw.translate(_DIGIT_MAP))]
     assert d._loinc_ends(raw) == expected
+
+
+# ------------------------------------------------------------ HL7 / HPRIM birth dates (line starts by find)
+_SEG_PIECES = ["PID|", "P|", "|", "\n", "\r", "19651106", "20011231", "1965110", "^", "x", "é", "PID", "MSH|", "||||||"]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(_SEG_PIECES), max_size=40).map("".join))
+def test_line_matches_equal_finditer(text: str) -> None:
+    for rx, head in ((d.HL7_PID_DOB, "PID|"), (d.HPRIM_P_DOB, "P|")):
+        assert [m.span(1) for m in d._line_matches(text, rx, head)] == [m.span(1) for m in rx.finditer(text)]
+
+
+def test_line_matches_find_segment_birth_dates() -> None:
+    text = "MSH|^~\\&|A\nPID|1||38768974^^^LABO||MOREL^Marie||19780409|F\nxP|1|2|3|4|5|6|20011231\nP|1|2|3|4|5|6|20011231|\n"
+    for rx, head, n in ((d.HL7_PID_DOB, "PID|", 1), (d.HPRIM_P_DOB, "P|", 1)):
+        found = [m.span(1) for m in d._line_matches(text, rx, head)]
+        assert found == [m.span(1) for m in rx.finditer(text)]
+        assert len(found) == n

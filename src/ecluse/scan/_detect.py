@@ -423,6 +423,26 @@ def _sql_label_at(index: _SqlIndex, pos: int) -> str | None:
 _INSERT_LINE = re.compile(r"^INSERT INTO\s+\S+\s*\(([^)]*)\)\s*VALUES\s*", re.IGNORECASE | re.MULTILINE)
 
 
+def _line_matches(text: str, rx: re.Pattern[str], head: str) -> list[re.Match[str]]:
+    """``rx.finditer(text)`` for a multi-line ``rx`` that starts with ``^`` then ``head``: tried at
+    the line starts where ``head`` is (``str.find``), skipping those inside the previous match.
+    ``finditer`` tried ``^`` at every character (the regex engine has no fast skip for it): the
+    HL7 birth dates took 39,000 instructions a ``PID`` segment, a sixth of an HL7 export's scan.
+    """
+    out: list[re.Match[str]] = []
+    last = 0
+    match = rx.match
+    p = text.find(head)
+    while p >= 0:
+        if p >= last and (p == 0 or text[p - 1] == "\n"):
+            m = match(text, p)
+            if m is not None:
+                out.append(m)
+                last = m.end()
+        p = text.find(head, p + 1)
+    return out
+
+
 def _insert_lines(text: str, low: str | None) -> list[tuple[int, str]]:
     """``(start, column list)`` of each match of ``_INSERT_LINE`` in ``text``, in order.
 
@@ -1423,10 +1443,10 @@ class Detector:
                 if _hprim_net_line(text, m.start()) == 7:
                     spans[m.start()] = (m.end(), 0.85)
         if self._may_hold(b"pid", text, "PID|", tag="pid"):
-            for m in HL7_PID_DOB.finditer(text):
+            for m in _line_matches(text, HL7_PID_DOB, "PID|"):
                 spans[m.start(1)] = (m.end(1), 0.9)
         if text.startswith("H|") or self._may_hold(b"p", text, "\nP|", tag="hprim_p"):
-            for m in HPRIM_P_DOB.finditer(text):
+            for m in _line_matches(text, HPRIM_P_DOB, "P|"):
                 spans[m.start(1)] = (m.end(1), 0.9)
         out = []
         for s, (e, conf) in spans.items():
