@@ -252,7 +252,10 @@ def test_line_matches_equal_finditer(text: str) -> None:
 
 
 def test_line_matches_find_segment_birth_dates() -> None:
-    text = "MSH|^~\\&|A\nPID|1||38768974^^^LABO||MOREL^Marie||19780409|F\nxP|1|2|3|4|5|6|20011231\nP|1|2|3|4|5|6|20011231|\n"
+    text = (
+        "MSH|^~\\&|A\nPID|1||38768974^^^LABO||MOREL^Marie||19780409|F\n"
+        "xP|1|2|3|4|5|6|20011231\nP|1|2|3|4|5|6|20011231|\n"
+    )
     for rx, head, n in ((d.HL7_PID_DOB, "PID|", 1), (d.HPRIM_P_DOB, "P|", 1)):
         found = [m.span(1) for m in d._line_matches(text, rx, head)]
         assert found == [m.span(1) for m in rx.finditer(text)]
