@@ -260,3 +260,64 @@ def test_line_matches_find_segment_birth_dates() -> None:
         found = [m.span(1) for m in d._line_matches(text, rx, head)]
         assert found == [m.span(1) for m in rx.finditer(text)]
         assert len(found) == n
+
+
+# ------------------------------------------------------------ ordering and capping hits (typed)
+def _reference_order_and_cap(
+    hits: list[d.Hit], minc: float, kept: dict[str, int], cap: int
+) -> tuple[list[d.Hit], list[tuple[str, float, int]]]:
+    """What ``_Scanner._emit`` did before ``order_and_cap``."""
+    from collections import Counter
+
+    hits = [h for h in hits if h.confidence >= minc] if minc > 0.0 else list(hits)
+    hits.sort(key=lambda h: h.start)
+    omitted: list[tuple[str, float, int]] = []
+    if not cap or not hits:
+        return hits, omitted
+    by_kind: dict[str, list[d.Hit]] = {}
+    for h in hits:
+        by_kind.setdefault(h.kind, []).append(h)
+    listed: list[d.Hit] = []
+    over = False
+    for kind, group in by_kind.items():
+        n = kept.get(kind, 0)
+        kept[kind] = n + len(group)
+        room = cap - n if n < cap else 0
+        if room >= len(group):
+            listed += group
+            continue
+        over = True
+        listed += group[:room]
+        counted: dict[float, int] = {}
+        for conf, k in Counter(h.confidence for h in group[room:]).items():
+            counted[round(conf, 3)] = counted.get(round(conf, 3), 0) + k
+        omitted += [(kind, c, k) for c, k in counted.items()]
+    if over:
+        keep = set(map(id, listed))
+        hits = [h for h in hits if id(h) in keep]
+    return hits, omitted
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from(["nir", "email", "phone_fr"]),
+                  st.sampled_from([0.4, 0.7, 0.9, 0.95, 0.8999999, 0.8995, 0.9004])),
+        max_size=40,
+    ),
+    st.sampled_from([0.0, 0.5, 0.9]),
+    st.integers(0, 5),
+    st.dictionaries(st.sampled_from(["nir", "email"]), st.integers(0, 6)),
+    st.booleans(),
+)
+def test_order_and_cap_equals_the_engine_code(
+    spec: list[tuple[int, str, float]], minc: float, cap: int, kept: dict[str, int], huge: bool
+) -> None:
+    shift = 2**60 if huge else 0  # starts too large for the float keys: the tuple sort
+    hits = [d.Hit(s + shift, s + shift + 1, k, c, "x", "v") for s, k, c in spec]
+    kept2 = dict(kept)
+    got, omitted = d.order_and_cap(list(hits), minc, kept, cap)
+    want, omitted2 = _reference_order_and_cap(list(hits), minc, kept2, cap)
+    assert [id(h) for h in got] == [id(h) for h in want]
+    assert omitted == omitted2
+    assert kept == kept2

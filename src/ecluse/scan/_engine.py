@@ -21,16 +21,14 @@ import stat
 import sys
 import tarfile
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from ecluse.errors import ScanError
 from ecluse.scan import _sources as src
-from ecluse.scan._detect import Detector, Hit, Table, sniff_table, table_needs_whole_text
+from ecluse.scan._detect import Detector, Hit, Table, order_and_cap, sniff_table, table_needs_whole_text
 from ecluse.scan._model import Finding, ProtectedFile, ScanLimits, ScanReport, Skipped
 from ecluse.scan._prefilter import Prefilter, latin1_view
 from ecluse.scan._prefilter import available as prefilter_available
@@ -40,8 +38,6 @@ __all__ = ["iter_files", "scan_paths"]
 log = logging.getLogger("ecluse.scan")
 
 _LONE_CR = re.compile(r"\r(?!\n)")
-_START = attrgetter("start")
-_CONFIDENCE = attrgetter("confidence")
 _DECOMPRESSORS = ("gzip", "bzip2", "xz")
 #: The detectors that read a table's birth-date, blood-group and password columns, whose values
 #: have no cue of their own (``table_needs_whole_text``).
@@ -163,41 +159,12 @@ class _Scanner:
         Returns ``(n, pos)``: ``text`` holds ``n`` line feeds before ``pos`` (counted on the way),
         so that a stream need not count them again.
         """
-        minc = self.min_confidence
-        hits = [h for h in hits if h.confidence >= minc] if minc > 0.0 else hits
-        if not hits:
-            return 0, 0
-        hits.sort(key=_START)
         cap = self.limits.max_findings_per_kind if self.key is None else 0
-        if cap:
-            kept = self._kept.setdefault(file, {})
-            by_kind: dict[str, list[Hit]] = {}
-            for h in hits:
-                group = by_kind.get(h.kind)
-                if group is None:
-                    group = by_kind[h.kind] = []
-                group.append(h)
-            listed: list[Hit] = []
-            over = False
-            for kind, group in by_kind.items():
-                n = kept.get(kind, 0)
-                kept[kind] = n + len(group)
-                room = cap - n if n < cap else 0
-                if room >= len(group):
-                    listed += group
-                    continue
-                over = True
-                listed += group[:room]
-                # Past the cap: a count per confidence, rounded as a listed finding's is.
-                counted: dict[float, int] = {}
-                for conf, k in Counter(map(_CONFIDENCE, group[room:])).items():
-                    r = round(conf, 3)
-                    counted[r] = counted.get(r, 0) + k
-                for conf, k in counted.items():
-                    self.report.omit(file, kind, conf, k)
-            if over:
-                keep = set(map(id, listed))
-                hits = [h for h in hits if id(h) in keep]
+        hits, omitted = order_and_cap(hits, self.min_confidence, self._kept.setdefault(file, {}) if cap else {}, cap)
+        if not hits and not omitted:
+            return 0, 0
+        for kind, conf, k in omitted:
+            self.report.omit(file, kind, conf, k)
         nl: Any = "\n" if isinstance(text, str) else b"\n"
         line, pos, ls = line_base, 0, 0
         findings = self.report.findings
