@@ -20,14 +20,12 @@ def _cues(p: pf.Prefilter) -> list[tuple[int, int]] | None:
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(pf.CACHE_ENV, str(folder))
-    return folder
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
 
 
 def test_second_prefilter_loads_the_cached_databases(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = pf.Prefilter()
+    first = pf.Prefilter(cache_dir=cache)
     files = sorted(cache.glob("cues-*.hsdb"))
     assert len(files) == 5  # digit shapes, other cues, the two once, lexicon words
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
@@ -41,7 +39,7 @@ def test_second_prefilter_loads_the_cached_databases(cache: Path, monkeypatch: p
         return real(*args, **kw)
 
     monkeypatch.setattr(pf._hs, "Database", counting)
-    second = pf.Prefilter()
+    second = pf.Prefilter(cache_dir=cache)
     assert compiled == []  # nothing compiled: all four loaded
     assert _cues(second) == _cues(first)
     assert _cues(second)  # the text has cues: the comparison is not between two empty lists
@@ -50,7 +48,7 @@ def test_second_prefilter_loads_the_cached_databases(cache: Path, monkeypatch: p
 
 
 def test_corrupt_or_foreign_cache_files_are_compiled_again(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    reference = _cues(pf.Prefilter())
+    reference = _cues(pf.Prefilter(cache_dir=cache))
     files = sorted(cache.glob("cues-*.hsdb"))
     files[0].write_bytes(files[0].read_bytes()[:100])  # truncated
     files[1].write_bytes(b"\x00" * 4096)  # garbage
@@ -63,7 +61,7 @@ def test_corrupt_or_foreign_cache_files_are_compiled_again(cache: Path, monkeypa
         return real(*args, **kw)
 
     monkeypatch.setattr(pf._hs, "Database", counting)
-    again = pf.Prefilter()
+    again = pf.Prefilter(cache_dir=cache)
     assert len(compiled) == 3  # the three spoilt files
     assert _cues(again) == reference
     # rewritten whole, private again
@@ -72,22 +70,39 @@ def test_corrupt_or_foreign_cache_files_are_compiled_again(cache: Path, monkeypa
 
 
 def test_listed_terms_never_reach_the_disk(cache: Path) -> None:
-    pf.Prefilter()
+    pf.Prefilter(cache_dir=cache)
     plain = {f.name for f in cache.glob("cues-*.hsdb")}
     name = "Wojciechowska"
-    p = pf.Prefilter([name])
+    p = pf.Prefilter([name], cache_dir=cache)
     assert {f.name for f in cache.glob("cues-*.hsdb")} == plain  # the databases with the term: not written
     for f in cache.iterdir():
         assert name.lower().encode() not in f.read_bytes().lower()
     assert p.cue_ends(b"patient WOJCIECHOWSKA seen\n", 100)  # and the term is searched
 
 
-def test_no_cache_when_disabled_or_unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(pf.CACHE_ENV, "")
-    assert pf.cache_dir() is None
-    assert pf.Prefilter().cue_ends(_TEXT, 10**6)
+def test_default_cache_dir_from_the_environment(tmp_path: Path) -> None:
+    assert pf.default_cache_dir({pf.CACHE_ENV: ""}) is None
+    assert pf.default_cache_dir({pf.CACHE_ENV: str(tmp_path)}) == tmp_path
+    assert pf.default_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/ecluse")
+    assert pf.default_cache_dir({}) == Path.home() / ".cache" / "ecluse"
+
+
+def test_no_cache_given_or_unwritable(tmp_path: Path) -> None:
+    assert pf.Prefilter().cue_ends(_TEXT, 10**6)  # no cache_dir: compiled in memory only
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv(pf.CACHE_ENV, str(blocker / "cache"))  # cannot be made, even by root
-    assert pf.Prefilter().cue_ends(_TEXT, 10**6)  # works, compiled in memory
+    # a cache directory that cannot be made, even by root: compiled in memory, no error
+    assert pf.Prefilter(cache_dir=blocker / "cache").cue_ends(_TEXT, 10**6)
     assert blocker.read_text() == ""
+
+
+def test_scan_paths_keeps_its_databases_where_told(tmp_path: Path) -> None:
+    from ecluse.scan import scan_paths
+    from ecluse.scan._engine import _prefilter_for
+
+    (tmp_path / "f.txt").write_text("nir=1 54 05 69 679 999 51\n")
+    cache = tmp_path / "cache"
+    _prefilter_for.cache_clear()  # this process may have compiled them already, without the cache
+    report = scan_paths([tmp_path / "f.txt"], cache_dir=cache)
+    assert report.count() == 1
+    assert len(list(cache.glob("cues-*.hsdb"))) == 5

@@ -13,7 +13,7 @@ from rich.table import Table
 from ecluse.cli._common import progress_bar
 from ecluse.cli.app import app, console, err_console, handle_errors
 from ecluse.errors import ScanError
-from ecluse.scan import ScanLimits, ScanReport, scan_paths
+from ecluse.scan import ScanLimits, ScanReport, default_cache_dir, scan_paths
 from ecluse.scan.remediate import quarantine, shred
 from ecluse.scan.report import Baseline, to_html, to_json, to_sarif
 
@@ -106,6 +106,7 @@ def scan(
             workers=workers,
             fingerprint_key=base.key if base else None,
             progress=lambda done, total: update(done >> 20, total >> 20),
+            cache_dir=default_cache_dir(os.environ),
         )
     if write_baseline is not None and base is not None:
         base.save(write_baseline, report.findings)

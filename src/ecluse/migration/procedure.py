@@ -388,7 +388,9 @@ def _residual_scan(ws: Workspace, names: list[str], *, exclude: Path | None = No
 
     paths = ([ws.staging] if exclude is None else
              [p for p in ws.staging.iterdir() if p.resolve() != exclude.resolve()])
-    report = scan_paths(paths, min_confidence=ws.settings.residual_min_confidence, extra_terms=names)
+    # The compiled pattern databases are kept in the workspace (never those holding the names).
+    report = scan_paths(paths, min_confidence=ws.settings.residual_min_confidence, extra_terms=names,
+                        cache_dir=ws.root / "cache")
     floor = ws.settings.residual_min_confidence
     return {"files_scanned": report.files_scanned, "protected_files": len(report.protected_files),
             "findings": report.count(floor), "names_checked": len(names),

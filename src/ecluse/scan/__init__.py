@@ -8,5 +8,8 @@ excerpt only.
 
 from ecluse.scan._engine import scan_paths
 from ecluse.scan._model import KINDS, Finding, ProtectedFile, ScanLimits, ScanReport, Skipped
+from ecluse.scan._prefilter import default_cache_dir
 
-__all__ = ["KINDS", "Finding", "ProtectedFile", "ScanLimits", "ScanReport", "Skipped", "scan_paths"]
+__all__ = [
+    "KINDS", "Finding", "ProtectedFile", "ScanLimits", "ScanReport", "Skipped", "default_cache_dir", "scan_paths",
+]

@@ -29,7 +29,7 @@ import platform
 import re
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ try:
 except ImportError:  # pragma: no cover - the fallback is tested by setting _hs to None
     _hs = None
 
-__all__ = ["CACHE_ENV", "Excerpt", "Prefilter", "available", "cache_dir", "latin1_view"]
+__all__ = ["CACHE_ENV", "Excerpt", "Prefilter", "available", "default_cache_dir", "latin1_view"]
 
 log = logging.getLogger("ecluse.scan")
 
@@ -266,18 +266,20 @@ class Excerpt:
         return self.origins[i] + pos - self.starts[i]
 
 
-#: Where compiled cue databases are kept between runs (see :func:`cache_dir`); empty: not kept.
+#: The environment variable that names the directory of the cached cue databases (see
+#: :func:`default_cache_dir`); set empty, no cache.
 CACHE_ENV = "ECLUSE_CACHE_DIR"
 
 
-def cache_dir() -> Path | None:
-    """The directory of the compiled cue databases: ``$ECLUSE_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/ecluse``, else ``~/.cache/ecluse``; ``None`` if ``ECLUSE_CACHE_DIR`` is set
-    empty (no cache: every process compiles)."""
-    env = os.environ.get(CACHE_ENV)
+def default_cache_dir(environ: Mapping[str, str]) -> Path | None:
+    """Where the command line keeps the compiled cue databases, from ``environ``:
+    ``$ECLUSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/ecluse``, else ``~/.cache/ecluse``; ``None`` if
+    ``ECLUSE_CACHE_DIR`` is set empty. The library caches only where it is told to
+    (``scan_paths(cache_dir=...)``)."""
+    env = environ.get(CACHE_ENV)
     if env is not None:
         return Path(env) if env else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base, "ecluse")
 
 
@@ -312,22 +314,22 @@ def _private_file(path: Path) -> bool:
 
 
 def _compile(
-    cues: list[_Cue], extra_flags: int, ids: list[int] | None = None, *, cache: bool = True
+    cues: list[_Cue], extra_flags: int, ids: list[int] | None = None, *, cache_dir: Path | None = None
 ) -> tuple[Any, Any]:
     """A Hyperscan block-mode database of ``cues`` (ids: ``ids``, by default their indices), each
     with ``extra_flags`` added to its own, and a scratch space for it.
 
     Compiling the databases of :class:`Prefilter` takes about 0.7 s of CPU, at the start of every
-    scan; loading a serialised one takes 0.1 ms. So each is kept in :func:`cache_dir`, under a
-    name that is the SHA-256 of what determines it (the Hyperscan version, the expressions, flags
+    scan; loading a serialised one takes 0.1 ms. So, given a ``cache_dir``, each is kept there,
+    under a name that is the SHA-256 of what determines it (the Hyperscan version, the expressions, flags
     and ids, the host's CPU features). A file that does not load, or that someone other than the
     user could have written, is ignored and the database compiled again; failing to write the
-    cache (a read-only home) is not an error. ``cache=False`` for a database that holds listed
-    terms (patients' names): those never go to disk."""
+    cache (a read-only home) is not an error. A database that holds listed terms (patients'
+    names) is given no ``cache_dir``: those never go to disk."""
     expressions = [c.pattern for c in cues]
     ids = ids if ids is not None else list(range(len(cues)))
     flags = [c.flags | extra_flags for c in cues]
-    folder = cache_dir() if cache else None
+    folder = cache_dir
     path: Path | None = None
     if folder is not None:
         key = hashlib.sha256(
@@ -364,10 +366,17 @@ def _save(path: Path, data: bytes) -> None:
         log.info("cue database not cached (%s): the next scan compiles it again", type(exc).__name__)
 
 
+def _listed(cues: list[_Cue], ids: list[int]) -> bool:
+    """Whether the cues ``ids`` hold a listed term (a name given by the caller, a patient's)."""
+    return any("listed" in cues[i].groups for i in ids)
+
+
 class Prefilter:
     """The cue database for one set of listed terms. Not shared between processes."""
 
-    def __init__(self, extra_terms: Sequence[str] = ()) -> None:
+    def __init__(self, extra_terms: Sequence[str] = (), *, cache_dir: Path | None = None) -> None:
+        """``cache_dir``: where compiled databases are kept between runs (see :func:`_compile`);
+        ``None``: compiled here, not kept."""
         if _hs is None:
             raise RuntimeError("hyperscan is not installed")
         cues = _cues(extra_terms)
@@ -383,20 +392,20 @@ class Prefilter:
         # cached on disk.
         split = ([i for i, c in enumerate(cues) if c.shape], [i for i, c in enumerate(cues) if not c.shape])
         self._dbs = [
-            _compile([cues[i] for i in ids], 0, ids, cache=not any("listed" in cues[i].groups for i in ids))
+            _compile([cues[i] for i in ids], 0, ids, cache_dir=None if _listed(cues, ids) else cache_dir)
             for ids in split
         ]
         # The same cues, each reported once: which detectors may fire anywhere in a dense text.
         # Split the same way: 3.3 ms instead of 13.8 on a 3.3 MB HL7 export.
         self._once = [
-            _compile([cues[i] for i in ids], _SINGLEMATCH, ids, cache=not any("listed" in cues[i].groups for i in ids))
+            _compile([cues[i] for i in ids], _SINGLEMATCH, ids, cache_dir=None if _listed(cues, ids) else cache_dir)
             for ids in split
         ]
         # The lexicon words, with where each match starts: the detectors try their search there
         # only, instead of at every letter of a text (``Detector.scan(word_starts=...)``).
         words = _word_cues()
         self._word_groups = [next(iter(c.groups)) for c in words]
-        self._words_db, self._words_scratch = _compile(words, _SOM_LEFTMOST)
+        self._words_db, self._words_scratch = _compile(words, _SOM_LEFTMOST, cache_dir=cache_dir)
 
     def word_starts(self, raw: bytes) -> dict[str, list[int]]:
         """Per lexicon (``"clinical"``, ``"birth"``, ``"blood"``), the sorted offsets in ``raw`` (a
