@@ -241,17 +241,25 @@ def main() -> None:
     # Presidio with its default recognizers runs at about 0.01 MB/s here: 1 MB takes about 2 minutes.
     ap.add_argument("--presidio-sample-mb", type=float, default=1.0)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument(
+        "--corpus", type=Path, default=None,
+        help="scan this mixed corpus (made there, and kept, if the directory is absent): to compare two "
+        "versions of the scanner on the same files, one run after the other",
+    )
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="ecluse-bench-"))
     try:
-        mixed, dense = root / "server", root / "dense"
-        t = time.perf_counter()
-        written = generate_server(mixed, args.size_mb * 2**20)
-        total = sum(written.values())
-        print(f"mixed server corpus: {mb(total):.0f} MB written in {time.perf_counter() - t:.0f} s under {mixed}")
-        for k, v in written.items():
-            print(f"    {k:16s} {mb(v):7.1f} MB  {100 * v / total:4.1f} %  (target {100 * SHARES[k]:.0f} %)")
+        mixed, dense = args.corpus or root / "server", root / "dense"
+        if args.corpus is not None and args.corpus.exists():
+            print(f"mixed server corpus: {mb(_disk_bytes(mixed)[0]):.0f} MB already under {mixed}")
+        else:
+            t = time.perf_counter()
+            written = generate_server(mixed, args.size_mb * 2**20)
+            total = sum(written.values())
+            print(f"mixed server corpus: {mb(total):.0f} MB written in {time.perf_counter() - t:.0f} s under {mixed}")
+            for k, v in written.items():
+                print(f"    {k:16s} {mb(v):7.1f} MB  {100 * v / total:4.1f} %  (target {100 * SHARES[k]:.0f} %)")
         load = os.getloadavg()
         print(f"load average before the scan: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)")
         print(f"engine: hyperscan prefilter {'on' if prefilter_available() else 'OFF (wheel missing)'}")
