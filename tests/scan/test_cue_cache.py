@@ -24,13 +24,8 @@ def cache(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
-def test_second_prefilter_loads_the_cached_databases(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = pf.Prefilter(cache_dir=cache)
-    files = sorted(cache.glob("cues-*.hsdb"))
-    assert len(files) == 5  # digit shapes, other cues, the two once, lexicon words
-    assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
-    assert cache.stat().st_mode & 0o777 == 0o700
-
+def _count_compilations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, a 1 in the returned list for each database compiled (not loaded)."""
     compiled: list[int] = []
     real = pf._hs.Database
 
@@ -39,8 +34,19 @@ def test_second_prefilter_loads_the_cached_databases(cache: Path, monkeypatch: p
         return real(*args, **kw)
 
     monkeypatch.setattr(pf._hs, "Database", counting)
+    return compiled
+
+
+def test_second_prefilter_loads_the_cached_databases(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = pf.Prefilter(cache_dir=cache)
+    files = sorted(cache.glob("cues-*.hsdb"))
+    assert len(files) == 5  # digit shapes, other cues, the two once, lexicon words
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    assert cache.stat().st_mode & 0o777 == 0o700
+
+    compiled = _count_compilations(monkeypatch)
     second = pf.Prefilter(cache_dir=cache)
-    assert compiled == []  # nothing compiled: all four loaded
+    assert compiled == []  # nothing compiled: all five loaded
     assert _cues(second) == _cues(first)
     assert _cues(second)  # the text has cues: the comparison is not between two empty lists
     assert second.groups(_TEXT) == first.groups(_TEXT)
@@ -53,14 +59,7 @@ def test_corrupt_or_foreign_cache_files_are_compiled_again(cache: Path, monkeypa
     files[0].write_bytes(files[0].read_bytes()[:100])  # truncated
     files[1].write_bytes(b"\x00" * 4096)  # garbage
     files[2].chmod(0o622)  # others could have written it: not trusted
-    compiled: list[int] = []
-    real = pf._hs.Database
-
-    def counting(*args: object, **kw: object) -> object:
-        compiled.append(1)
-        return real(*args, **kw)
-
-    monkeypatch.setattr(pf._hs, "Database", counting)
+    compiled = _count_compilations(monkeypatch)
     again = pf.Prefilter(cache_dir=cache)
     assert len(compiled) == 3  # the three spoilt files
     assert _cues(again) == reference
