@@ -257,3 +257,27 @@ def test_progress_counts_every_byte_and_changes_no_finding(tmp_path: Path, worke
     assert calls[0] == (0, total) and calls[-1] == (total, total)
     assert len(calls) >= 4  # at the start and after each of at least three tasks
     assert all(a[0] <= b[0] for a, b in itertools.pairwise(calls))
+
+
+def test_findings_in_order_across_tasks_and_overlapping_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers sort their tasks' findings; the parent only orders the files (a stable sort): the same
+    order as sorting every finding by file, member, line, column and kind. A file under two of the
+    paths given is scanned once."""
+    from ecluse.scan import _engine
+    from ecluse.scan.corpus import generate
+
+    generate(tmp_path, patients=40)
+    # members out of name order: found in archive order, listed in name order
+    with zipfile.ZipFile(tmp_path / "members.zip", "w") as zf:
+        for name in ("z.txt", "m.txt", "a.txt"):
+            zf.writestr(name, "nir: 1 54 05 69 679 999 51\n")
+    monkeypatch.setattr(_engine, "_TASK_FILES", 2)  # many tasks, handed out largest first
+    sub = next(p for p in sorted(tmp_path.iterdir()) if p.is_dir())
+    for workers in (1, 2):
+        report = scan_paths([tmp_path, sub], workers=workers, min_confidence=0.0)
+        key = [(f.file, f.member or "", f.line or 0, f.column or 0, f.kind) for f in report.findings]
+        assert key == sorted(key)
+        assert len({f.file for f in report.findings}) > 4  # several files, from several tasks
+        once = scan_paths([tmp_path], workers=workers, min_confidence=0.0)
+        assert report.findings == once.findings
+        assert report.files_scanned == once.files_scanned
