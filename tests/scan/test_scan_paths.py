@@ -281,3 +281,23 @@ def test_findings_in_order_across_tasks_and_overlapping_paths(tmp_path: Path, mo
         once = scan_paths([tmp_path], workers=workers, min_confidence=0.0)
         assert report.findings == once.findings
         assert report.files_scanned == once.files_scanned
+
+
+def test_findings_travel_from_worker_processes_unchanged(tmp_path: Path) -> None:
+    """The tuples a worker process sends back (``_packed_worker``) rebuild the same report."""
+    import pickle
+
+    from ecluse.scan import _engine
+    from ecluse.scan._model import Finding
+
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+        zf.writestr("in/b.txt", "nir: 1 54 05 69 679 999 51\nmail jean.dupont@sante.fr\n")
+    (tmp_path / "c.csv").write_text("nom;telephone\nDUPONT;06 12 34 56 78\n", encoding="utf-8")
+    task = ([str(tmp_path / "a.zip"), str(tmp_path / "c.csv")], 0.0, ScanLimits(), ("Dupont",), b"k" * 32, None)
+    direct = _engine._worker(task)
+    sent = _engine._unpacked(pickle.loads(pickle.dumps(_engine._packed_worker(task))))
+    assert len(direct.findings) >= 4 and any(f.member for f in direct.findings)
+    assert all(f.fingerprint for f in direct.findings)
+    assert sent.findings == direct.findings
+    assert all(type(f) is Finding for f in sent.findings)
+    assert (sent.files_scanned, sent.bytes_scanned) == (direct.files_scanned, direct.bytes_scanned)
