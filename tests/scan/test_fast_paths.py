@@ -321,3 +321,17 @@ def test_order_and_cap_equals_the_engine_code(
     assert [id(h) for h in got] == [id(h) for h in want]
     assert omitted == omitted2
     assert kept == kept2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_phone_and_vitale_digits_without_the_regex(seed: int) -> None:
+    """A phone's digits are its match without " .-+()", a carte Vitale's without spaces: what
+    removing every non-digit gives, on every match of the two expressions."""
+    seen = 0
+    for text in _texts(100 + seed, 400):
+        for m in d.PHONE_RE.finditer(text):
+            assert m.group(0).translate(d._PHONE_PUNCTUATION) == re.sub(r"\D", "", m.group(0))
+            seen += 1
+        for m in d.VITALE_RE.finditer(text):
+            assert m.group(0).replace(" ", "") == re.sub(r"\D", "", m.group(0))
+    assert seen > 20

@@ -716,7 +716,7 @@ _LATIN1_LOWER = bytes(ord(chr(i).lower()) for i in range(256))
 # The lengths of the listed LOINC codes, looked up before each place where one may end (_loinc_ends).
 _LOINC_LENGTHS = sorted({len(c) for c in SENSITIVE_LOINC}, reverse=True)
 _ROLE_RE = re.compile("(?:" + "|".join(re.escape(r) for r in ROLE_MAILBOXES) + r")(?:[._\-]|\Z)")
-_NON_DIGIT = re.compile(r"\D")
+_PHONE_PUNCTUATION = {ord(c): None for c in " .-+()"}
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _DATE_SEPS = {ord("/"): None, ord("."): None, ord("-"): None}
 
@@ -1401,7 +1401,8 @@ class Detector:
             else:
                 # any of " .-+" (a "(0)" comes only after a "+")
                 conf = 0.4 if raw.isdigit() else 0.7
-            digits = raw if raw.isdigit() else _NON_DIGIT.sub("", raw)
+            # A PHONE_RE match holds digits and " .-+()": without those, what ``\D`` removed.
+            digits = raw if raw.isdigit() else raw.translate(_PHONE_PUNCTUATION)
             national = "0" + digits[-9:]
             out.append(Hit(start, end, "phone_fr", conf, _mask_phone(national), national))
         return out
@@ -1531,7 +1532,7 @@ class Detector:
             value = text[s:e]
             # Every span is a ``_DATE`` match (or 8 digits of one): digits (``\d``, i.e. Unicode
             # decimals) and "/", "." or "-" between them. The year is its first or last 4 characters;
-            # the same as ``_YEAR.search`` on them, and ``_NON_DIGIT.sub("", value)``, without a regex.
+            # the same as ``_YEAR.search`` on them, and ``re.sub(r"\D", "", value)``, without a regex.
             year = value[-4:] if value[2] in "/.-" else value[:4]
             century = year[:2] if year[:2] in ("19", "20") and year[2:].isdecimal() else "**"
             digits = value.translate(_DATE_SEPS) if not value.isdecimal() else value
@@ -1562,7 +1563,7 @@ class Detector:
         for m in (m for a, b in _runs(self._raw, 20, _VITALE_CLASS, len(text)) for m in VITALE_RE.finditer(text, a, b)):
             how, _ = self._context(text, m.start(), m.end(), "vitale", table, window=80)
             if how in ("label", "window"):
-                digits = _NON_DIGIT.sub("", m.group(0))
+                digits = m.group(0).replace(" ", "")  # a VITALE_RE match holds digits and spaces
                 out.append(Hit(m.start(), m.end(), "vitale", 0.85, digits[:2] + "*" * 8, digits))
         return out
 
