@@ -12,7 +12,7 @@ import pytest
 
 from ecluse import _compiled
 
-# The scanner's compiled cue databases are cached between runs (ecluse.scan._prefilter.cache_dir):
+# The scanner's compiled cue databases are cached between runs (ecluse.scan.default_cache_dir, read by `ecluse scan`):
 # here in a directory of this test session, not in the user's ~/.cache.
 os.environ.setdefault("ECLUSE_CACHE_DIR", tempfile.mkdtemp(prefix="ecluse-test-cache-"))
 

@@ -99,6 +99,7 @@ def order_and_cap(
     r: cython.Py_ssize_t
     last: cython.double
     run: cython.Py_ssize_t
+    prev: cython.Py_ssize_t
     if min_confidence > 0.0:
         hits = [h for h in hits if h.confidence >= min_confidence]
     omitted: list[tuple[str, float, int]] = []
@@ -115,7 +116,7 @@ def order_and_cap(
         group[1].append(i)
     firsts = []
     for kind, (members, where) in by_kind.items():
-        prev: cython.Py_ssize_t = -1
+        prev = -1
         ordered = True
         for h in members:  # positions rise within a group: the start decides
             if h.start < prev:
@@ -978,14 +979,13 @@ def _email_spans(text: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     table: bytes = _EMAIL_LOCAL
     local: cython.p_uchar = table
-    n: cython.Py_ssize_t = len(text)
     pos: cython.Py_ssize_t = 0  # where the search goes on: the end of the previous match
     at: cython.Py_ssize_t = text.find("@")
     s: cython.Py_ssize_t
     floor: cython.Py_ssize_t
     o: cython.Py_ssize_t
     match = _EMAIL_DOMAIN.match
-    with cython.boundscheck(False), cython.wraparound(False):  # 0 <= floor <= s - 1 < at < n
+    with cython.boundscheck(False), cython.wraparound(False):  # 0 <= floor <= s - 1 < at < len(text)
         while at >= 0:
             s = at
             floor = max(pos, at - 64)
@@ -999,7 +999,7 @@ def _email_spans(text: str) -> list[tuple[int, int]]:
                 if m is not None:
                     pos = m.end()
                     out.append((s, pos))
-                    at = text.find("@", pos) if pos < n else -1
+                    at = text.find("@", pos)
                     continue
             at = text.find("@", at + 1)
     return out
@@ -1106,9 +1106,8 @@ class Detector:
         self._table_rows: dict[int, bool] = {}
         self._ls_text: str | None = None
         self._ls_memo = (0, 0)
-        self._latin1 = False
         self._norm: str | None = None
-        self._inserts: list[tuple[int, str]] | None = None
+        self._insert_rows: list[tuple[int, str]] | None = None
 
     # ------------------------------------------------------------------------------ context
     def _line_start(self, text: str, pos: int) -> int:
@@ -1130,11 +1129,12 @@ class Detector:
         self._ls_memo = (pos, ls)
         return ls
 
-    def _insert_lines(self, text: str) -> list[tuple[int, str]]:
-        """:func:`_insert_lines` of ``text`` (the text being scanned), found once per scan."""
-        if self._inserts is None:
-            self._inserts = _insert_lines(text, self._low if self._latin1 else None)
-        return self._inserts
+    def _inserts(self, text: str) -> list[tuple[int, str]]:
+        """:func:`_insert_lines` of ``text`` (the text being scanned), found once per scan; the
+        lowered text is exact for it on Latin-1 text only (``_lowb`` is set then)."""
+        if self._insert_rows is None:
+            self._insert_rows = _insert_lines(text, self._low if self._lowb is not None else None)
+        return self._insert_rows
 
     def _normed(self, text: str, a: int, b: int) -> str:
         """``_norm_label(text[a:b])`` for ``text``, the text being scanned: a slice of the whole
@@ -1144,13 +1144,12 @@ class Detector:
         ``str.translate`` and two ``str.replace`` for each value (a third of a SQL dump's scan)."""
         if a < 0:
             a = 0
-        norm = self._norm
-        if norm is None:
-            raw = self._raw
-            usable = self._latin1 and raw is not None and not any(c in raw for c in _NORM_MULTI)
-            norm = self._norm = raw.translate(_NORM_LATIN1).decode("latin-1") if usable and raw is not None else ""
-        if norm or not text:
-            return norm[a:b]
+        if self._norm is None:
+            raw = self._lowb  # set for Latin-1 text only: its lowered bytes, one per character
+            usable = raw is not None and not any(c in raw for c in _NORM_MULTI)
+            self._norm = raw.translate(_NORM_LATIN1).decode("latin-1") if usable and raw is not None else ""
+        if len(self._norm) == len(text):  # normalised character for character
+            return self._norm[a:b]
         return _norm_label(text[a:b])
 
     @staticmethod
@@ -1271,7 +1270,7 @@ class Detector:
         self._tags = tags
         self._ls_text = None
         self._norm = None
-        self._inserts = None
+        self._insert_rows = None
         try:
             self._raw = text.encode("latin-1")
             latin1 = True
@@ -1282,7 +1281,6 @@ class Detector:
             others = "".join(set(_BEYOND_LATIN1.findall(text)))
             self._raw = None if _ANY_DIGIT.search(others) else text.encode("latin-1", "replace")
         self._lowb = self._words = self._starts = None
-        self._latin1 = latin1
         if latin1 and self._raw is not None:  # same as str.lower() on Latin-1 text, at bytes.translate speed
             self._lowb = self._raw.translate(_LATIN1_LOWER)
             if only is None:
@@ -1518,7 +1516,7 @@ class Detector:
     def _birth_dates(self, text: str, table: Table | None) -> list[Hit]:
         spans: dict[int, tuple[int, float]] = {}
         if self._may_hold(b"insert", text, "INSERT", "insert", tag="insert"):
-            for a, b in _sql_column_values(text, _KW["birth_date"], self._sql_lines, self._insert_lines(text)):
+            for a, b in _sql_column_values(text, _KW["birth_date"], self._sql_lines, self._inserts(text)):
                 d = DATE_RE.match(text, a, b)
                 if d is not None:
                     spans[a] = (d.end(), 0.9)
@@ -1614,7 +1612,7 @@ class Detector:
                     g = 1 if m.group(1) is not None else 2 if m.group(2) is not None else 3
                     cands.append((m.start(g), m.end(g)))
         if self._may_hold(b"insert", text, "INSERT", "insert", tag="insert"):
-            cands += _sql_column_values(text, _KW["portal_password"], self._sql_lines, self._insert_lines(text))
+            cands += _sql_column_values(text, _KW["portal_password"], self._sql_lines, self._inserts(text))
         if table is not None:
             for col in [i for i, h in enumerate(table.header) if _KW["portal_password"].search(h)]:
                 for a, e in _column_cells(text, table.delim, col, table.header_end):
