@@ -39,7 +39,7 @@ def test_prefilters_equal_whole_text_search(seed: int) -> None:
         vit = [m for a, b in d._runs(raw, 20, d._VITALE_CLASS, n) for m in d.VITALE_RE.finditer(text, a, b)]
         assert _spans(vit) == _spans(d.VITALE_RE.finditer(text)), text
         assert _spans(det._phone_matches(text)) == _spans(d.PHONE_RE.finditer(text)), text
-        assert _spans(det._loinc_matches(text)) == _spans(d.LOINC_RE.finditer(text)), text
+        assert det._loinc_matches(text) == _spans(d.LOINC_RE.finditer(text)), text
         assert d._email_spans(text) == _spans(d.EMAIL_RE.finditer(text)), text
         assert det._low == text.lower() or len(text.lower()) != len(text)
 
@@ -335,3 +335,28 @@ def test_phone_and_vitale_digits_without_the_regex(seed: int) -> None:
         for m in d.VITALE_RE.finditer(text):
             assert m.group(0).replace(" ", "") == re.sub(r"\D", "", m.group(0))
     assert seen > 20
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=300).map(lambda b: b.replace(b"a", b"\n")), st.integers(-400, 400), st.integers(-400, 400)
+)
+def test_line_feeds_equal_bytes_count(data: bytes, start: int, end: int) -> None:
+    from ecluse.scan._sources import line_feeds
+
+    assert line_feeds(data, start) == data.count(b"\n", start)
+    assert line_feeds(data, start, end) == data.count(b"\n", start, end)
+
+
+_LOINC_PIECES = [
+    *sorted(d.SENSITIVE_LOINC)[::4], "5", "1", "-", "-1", ".", ".5", "_", "a", "é", "\u0661", "²", " ", "^", "|",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_LOINC_PIECES), max_size=12))
+def test_loinc_at_equals_the_regex_match(parts: list[str]) -> None:
+    text = "".join(parts)
+    for p in range(len(text) + 1):
+        m = d.LOINC_RE.match(text, p, min(len(text), p + 16))
+        assert d._loinc_at(text, p) == (m.end() if m is not None else 0), (text, p)

@@ -174,8 +174,9 @@ class _Scanner:
         nl: Any = "\n" if isinstance(text, str) else b"\n"
         line, pos, ls = line_base, 0, 0
         findings = self.report.findings
+        as_str = isinstance(text, str)
         for h in hits:
-            line += text.count(nl, pos, h.start)
+            line += text.count("\n", pos, h.start) if as_str else src.line_feeds(text, pos, h.start)
             # The line start, searched back only to the previous hit (hits are in text order): a
             # text without line feeds (HL7 with ``\r`` segments) no longer costs a pass per hit.
             k = text.rfind(nl, pos, h.start)
@@ -280,7 +281,7 @@ class _Scanner:
             if previous is not None:  # lines are counted only when a chunk follows
                 n, upto = counted
                 line_base += n + (
-                    previous.count(b"\n", upto) if isinstance(previous, bytes) else previous.count("\n", upto)
+                    src.line_feeds(previous, upto) if isinstance(previous, bytes) else previous.count("\n", upto)
                 )
             if buf.isascii() and not (b"\r" in buf and (b"MSH|" in buf or b"H|" in buf[:16])):
                 # ASCII: every decoding gives the same characters, one per byte; the text is made
