@@ -959,7 +959,7 @@ def _loinc_ends(raw: bytes) -> list[int]:
     return out
 
 
-def _loinc_at(text: str, p: cython.Py_ssize_t) -> int:
+def _loinc_at(text: str, p: cython.Py_ssize_t) -> cython.Py_ssize_t:
     """The end of ``LOINC_RE.match(text, p)``, 0 if none: its checks without the regex engine,
     which tried the alternation of every listed code in turn (a tenth of an HL7 export's scan).
     The alternation is longest code first, and a shorter code is tried when the lookahead refuses

@@ -174,9 +174,8 @@ class _Scanner:
         nl: Any = "\n" if isinstance(text, str) else b"\n"
         line, pos, ls = line_base, 0, 0
         findings = self.report.findings
-        as_str = isinstance(text, str)
         for h in hits:
-            line += text.count("\n", pos, h.start) if as_str else src.line_feeds(text, pos, h.start)
+            line += text.count("\n", pos, h.start) if isinstance(text, str) else src.line_feeds(text, pos, h.start)
             # The line start, searched back only to the previous hit (hits are in text order): a
             # text without line feeds (HL7 with ``\r`` segments) no longer costs a pass per hit.
             k = text.rfind(nl, pos, h.start)

@@ -39,7 +39,9 @@ MAGIC_AGE = b"age-encryption.org/v1\n"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def line_feeds(data: bytes, start: cython.Py_ssize_t = 0, end: cython.Py_ssize_t = sys.maxsize) -> int:
+def line_feeds(
+    data: bytes, start: cython.Py_ssize_t = 0, end: cython.Py_ssize_t = sys.maxsize
+) -> cython.Py_ssize_t:
     """``data.count(b"\\n", start, end)``. Compiled, a loop that the C
     compiler vectorises: about 7.9 GB/s here, against 2.9 for ``bytes.count``, which goes a byte
     at a time. Counting the lines before each finding, and those of a stream's chunks, was 10 % of
