@@ -69,12 +69,27 @@ def test_strip_accents_equals_whole_string_nfkd() -> None:
 _NIR_PIECES = [
     "1", "2", "3", "4", "5", "7", "8", "9", "0", "2A", "2b", "2C", " ", ".", "-", ",", ":", "/", "+", "_", "a",
     "é", "\u0663", "\u00b2", "\u2167", "182106975956096", "1 82 10 69 759 560 96", "2-15-11-2B-220-455-45",
-    "294043300530427", "\n", "x", "15.5", "1.5",
+    "294043300530427", "\n", "x", "15.5", "1.5", "1 54 05 69 679 999 51", "2.15.11.2a.220.455.45", "253072B073004 70",
+    "253072A07300443", "1540569679999", "51", "52", "00", "13", "55", "\u0665\u0664",
 ]
 
 
+def _reference_value(s: str, yy: str, mm: str, dept: str, commune: str, order: str, key: str) -> str | None:
+    """What the NIR detector computed from the regex's groups before ``_nir_matches`` did."""
+    month = int(mm)
+    if not (1 <= month <= 12 or 20 <= month <= 42 or month >= 50):
+        return None
+    n13 = s + yy + mm + dept + commune + order
+    if dept.isdigit():
+        number = n13
+    else:
+        n13 = s + yy + mm + dept.upper() + commune + order
+        number = s + yy + mm + ("19" if dept in "2A2a" else "18") + commune + order
+    return n13 + key if 97 - int(number) % 97 == int(key) else None
+
+
 def _reference_nir(text: str, pos: int, endpos: int) -> list[tuple[object, ...]]:
-    return [(m.start(), m.end(), *m.groups()) for m in d.NIR_RE.finditer(text, pos, endpos)]
+    return [(m.start(), m.end(), _reference_value(*m.groups())) for m in d.NIR_RE.finditer(text, pos, endpos)]
 
 
 def _check_nir(text: str, pos: int, endpos: int) -> None:
@@ -91,6 +106,19 @@ def test_nir_matches_equal_the_regex(seed: int) -> None:
         _check_nir(text, a, rng.randint(a, len(text)))
     for text in _texts(seed):
         _check_nir(text, 0, len(text))
+
+
+def test_nir_values_valid_invalid_and_corsican() -> None:
+    text = "nir 1 54 05 69 679 999 51, 1 54 05 69 679 999 52"
+    assert d._nir_matches(text, 0, len(text)) == [(4, 25, "154056967999951"), (27, 48, None)]  # key 51 only
+    text = "2.15.11.2a.220.455.18 / 253072B073004 70 / 253072B073004 43"  # 2A reads 19, 2B 18
+    assert [v for *_, v in d._nir_matches(text, 0, len(text))] == ["215112A22045518", "253072B07300470", None]
+    assert d._nir_matches("1541369679999 82", 0, 16) == [(0, 16, None)]  # the key fits, month 13 does not
+    # months 1-12, 20-42 and 50-99 are valid (each with its right key here), 0, 13-19, 43-49 not
+    text = "1544269679999 61, 1544369679999 77, 1545069679999 92, 1541969679999 81, 1540069679999 68"
+    assert [v is not None for *_, v in d._nir_matches(text, 0, len(text))] == [True, False, True, False, False]
+    text = "15405696799\u0669\u0669 51"  # another script's digits (\\d is Unicode), read by int()
+    assert d._nir_matches(text, 0, len(text)) == [(0, 16, "15405696799\u0669\u066951")]
 
 
 @settings(max_examples=400, deadline=None)
@@ -360,3 +388,18 @@ def test_loinc_at_equals_the_regex_match(parts: list[str]) -> None:
     for p in range(len(text) + 1):
         m = d.LOINC_RE.match(text, p, min(len(text), p + 16))
         assert d._loinc_at(text, p) == (m.end() if m is not None else 0), (text, p)
+
+
+
+_DATE_PIECES = [
+    "12/03/1975", "1980-02-01", "19800201", "01.02.1980", "1980-13-01", "1", "2", "0", "9", "/", ".", "-", "T", ":",
+    " ", "né le ", "a", "\u0661",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_DATE_PIECES), max_size=10), st.integers(0, 60), st.integers(0, 60))
+def test_date_search_equals_the_regex_search(parts: list[str], pos: int, endpos: int) -> None:
+    text = "".join(parts)
+    ours, theirs = d._date_search(text, pos, endpos), d.DATE_RE.search(text, pos, endpos)
+    assert (ours.span() if ours else None) == (theirs.span() if theirs else None), (text, pos, endpos)

@@ -335,6 +335,18 @@ _DATE = (
     r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?![\dT:])"
 )
 DATE_RE = re.compile(r"(?<![\d/.\-])" + _DATE)
+_ASCII_DIGIT = re.compile(r"[0-9]")
+
+
+def _date_search(text: str, pos: int, endpos: int) -> re.Match[str] | None:
+    """``DATE_RE.search(text, pos, endpos)``, from the first ASCII digit on: every match starts
+    with one (the lookbehind still reads what is before). The search tried the whole expression
+    at each of the 40 characters after each birth-date word, though most hold no digit (the
+    column list of each ``INSERT`` line of a dump names ``date_naissance``)."""
+    first = _ASCII_DIGIT.search(text, pos, endpos)
+    return None if first is None else DATE_RE.search(text, first.start(), endpos)
+
+
 _BIRTH_LIST = [
     "naissance",
     "naiss",
@@ -778,11 +790,27 @@ def _runs(
     return out
 
 
-_NirMatch = tuple[int, int, str, str, str, str, str, str, str]
+_NirMatch = tuple[int, int, str | None]
+
+
+def _nir_value(s: str, yy: str, mm: str, dept: str, commune: str, order: str, key: str) -> str | None:
+    """The 13 digits and the key of a NIR shape (the department in upper case) if its month and
+    key are valid (2A read as 19, 2B as 18, as :func:`nir_key_ok`), else ``None``."""
+    month = int(mm)
+    if not (1 <= month <= 12 or 20 <= month <= 42 or month >= 50):
+        return None
+    if dept.isdigit():
+        n13 = number = s + yy + mm + dept + commune + order
+    else:  # Corsica
+        n13 = s + yy + mm + dept.upper() + commune + order
+        number = s + yy + mm + ("19" if dept in "2A2a" else "18") + commune + order
+    return n13 + key if 97 - int(number) % 97 == int(key) else None
 
 
 def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -> list[_NirMatch]:
-    """What ``NIR_RE.finditer(text, pos, endpos)`` finds: ``(start, end, *groups)`` of each match.
+    """Each match of ``NIR_RE.finditer(text, pos, endpos)``: ``(start, end, value)``, its value
+    :func:`_nir_value` of its groups (``None``: a month or a key that is not valid). Computed here
+    for ASCII digits (the groups were 7 strings and a tuple per shape, then joined and read again).
 
     A loop over the characters (compiled: C-typed) instead of the regex engine and a match object
     per shape. ``NIR_RE`` has one way to match at a given start: each optional separator is taken
@@ -798,6 +826,16 @@ def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -
     i: cython.Py_ssize_t
     k: cython.Py_ssize_t
     g: cython.Py_ssize_t
+    t: cython.Py_ssize_t
+    m: cython.Py_ssize_t
+    o: cython.long
+    key0: cython.long
+    key1: cython.long
+    month: cython.long
+    number: cython.longlong
+    corsica: cython.bint
+    ascii: cython.bint
+    valid_month: cython.bint
     c: cython.Py_UCS4
     ok: cython.bint
     starts = [0, 0, 0, 0, 0, 0]
@@ -847,19 +885,43 @@ def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -
             if not ok:
                 p += 1
                 continue
-            out.append(
-                (
-                    p,
-                    i,
-                    text[p],
-                    text[starts[1] : starts[1] + 2],
-                    text[starts[2] : starts[2] + 2],
-                    text[starts[3] : starts[3] + 2],
-                    text[starts[4] : starts[4] + 3],
-                    text[starts[5] : starts[5] + 3],
-                    text[k:i],
-                )
-            )
+            # The value (13 digits and the key, the department in upper case) if the month and the
+            # key are valid, else None: in C for ASCII digits, in Python for other scripts' ones.
+            starts[0] = p
+            corsica = not text[starts[3] + 1].isdecimal()  # 2A or 2B
+            value = bytearray(15)
+            number = 0
+            ascii = True
+            m = 0
+            for g in range(6):
+                for t in range(1 if g == 0 else 2 if g < 4 else 3):
+                    o = ord(text[starts[g] + t])
+                    ascii = ascii and o < 128
+                    if corsica and m == 5:
+                        number = number * 10 + 1
+                    elif corsica and m == 6:
+                        number = number * 10 + (9 if o in (65, 97) else 8)  # 2A reads 19, 2B 18
+                        o &= 0xDF  # upper case
+                    else:
+                        number = number * 10 + (o - 48)
+                    value[m] = o if o < 128 else 63
+                    m += 1
+            key0 = ord(text[k])
+            key1 = ord(text[k + 1])
+            if not (ascii and key0 < 128 and key1 < 128):
+                yy, mm, dept = (text[starts[g] : starts[g] + 2] for g in (1, 2, 3))
+                commune, order = text[starts[4] : starts[4] + 3], text[starts[5] : starts[5] + 3]
+                out.append((p, i, _nir_value(text[p], yy, mm, dept, commune, order, text[k:i])))
+                p = i
+                continue
+            month = (value[3] - 48) * 10 + value[4] - 48
+            valid_month = 1 <= month <= 12 or 20 <= month <= 42 or month >= 50
+            if valid_month and 97 - number % 97 == (key0 - 48) * 10 + key1 - 48:
+                value[13] = key0
+                value[14] = key1
+                out.append((p, i, value.decode("ascii")))
+            else:
+                out.append((p, i, None))
             p = i
     return out
 
@@ -935,27 +997,26 @@ def _phone_end(text: str, p: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -> cy
 
 def _loinc_ends(raw: bytes) -> list[int]:
     """Where a listed LOINC code may end: after a digit, "-", one digit, then no digit, these not
-    overlapping (what ``0-0(?!0)`` finds on the text mapped to "0" for a digit). From each "-"
-    (``bytes.find``, at memory speed) instead of the regex over the map, whose every other byte
-    is a "0" on an HL7 export (a tenth of its scan, with the map).
+    overlapping (what ``0-0(?!0)`` finds on the text mapped to "0" for a digit). A compiled loop
+    over the bytes: the regex over the map (every other byte a "0" on an HL7 export) was a tenth
+    of its scan, then a ``bytes.find`` from each "-" (a Python call per "-") about 4 %.
     """
     out: list[int] = []
     data: bytes = raw
     chars: cython.p_uchar = data
     n: cython.Py_ssize_t = len(data)
     last: cython.Py_ssize_t = 0  # where ``finditer`` goes on: the end of the previous match
-    i: cython.Py_ssize_t = data.find(b"-", 1)
-    while i >= 0:
+    i: cython.Py_ssize_t
+    for i in range(1, n - 1):
         if (
-            i - 1 >= last
-            and i + 1 < n
+            chars[i] == 45
+            and i - 1 >= last
             and 48 <= chars[i - 1] <= 57
             and 48 <= chars[i + 1] <= 57
             and (i + 2 >= n or not 48 <= chars[i + 2] <= 57)
         ):
             last = i + 2
             out.append(last)
-        i = data.find(b"-", i + 1)
     return out
 
 
@@ -1350,29 +1411,20 @@ class Detector:
         oids = [m.start() for m in INS_OID_RE.finditer(text)] if has_oid else []
         label_of = self._label
         for a, b in _runs(self._raw, 15, _NIR_CLASS, len(text)):
-            for start, end, s, yy, mm, dept, commune, order, key in _nir_matches(text, a, b):
-                month = int(mm)
-                # Every shape's label counts for the column's density; the rest only for a valid key.
+            for start, end, value in _nir_matches(text, a, b):
+                # Every shape's label counts for the column's density; the rest only for a valid
+                # month and key (``value``).
                 label = label_of(text, start, table)
                 col = shapes.get(label)
                 if col is None:
                     col = shapes[label] = []
-                if not (1 <= month <= 12 or 20 <= month <= 42 or month >= 50):
-                    col.append(False)
+                col.append(value is not None)
+                if value is None:
                     continue
-                n13 = s + yy + mm + dept + commune + order
-                if dept.isdigit():
-                    number = n13
-                else:  # Corsica: 2A is read as 19, 2B as 18 (nir_key_ok)
-                    n13 = s + yy + mm + dept.upper() + commune + order
-                    number = s + yy + mm + ("19" if dept in "2A2a" else "18") + commune + order
-                ok = 97 - int(number) % 97 == int(key)
-                col.append(ok)
-                if not ok:
-                    continue
+                mask = _mask_nir(value)
                 if oids and self._near_oid(text, start, oids):
                     # above the density floor whatever ``how`` says
-                    found.append((Hit(start, end, "ins", 0.99, _mask_nir(n13), n13 + key), "", label))
+                    found.append((Hit(start, end, "ins", 0.99, mask, value), "", label))
                     continue
                 # What :meth:`_how` says, the window read only where the confidence needs it.
                 how: str | None = None
@@ -1395,7 +1447,7 @@ class Detector:
                         conf = 0.7
                     else:
                         conf = 0.4
-                found.append((Hit(start, end, "nir", conf, _mask_nir(n13), n13 + key), how, label))
+                found.append((Hit(start, end, "nir", conf, mask, value), how, label))
         dense = {lab for lab, col in shapes.items() if len(col) >= 3 and sum(col) >= 0.9 * len(col)}
         out = []
         for hit, how, label in found:
@@ -1546,7 +1598,7 @@ class Detector:
         for trig in self._word_matches(_BIRTH_WORDS, _BIRTH_GATE, "birth"):
             if table is not None and trig.start() < table.header_end:
                 continue
-            m = DATE_RE.search(text, trig.end(), min(len(text), trig.end() + 40))
+            m = _date_search(text, trig.end(), min(len(text), trig.end() + 40))
             if m is not None:
                 spans[m.start()] = (m.end(), 0.9)
         if table is not None:
