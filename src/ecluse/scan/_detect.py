@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cython
 
@@ -289,6 +290,19 @@ class _Gate:
         # A prefix is looked for as a substring: weaker, but a few searches in C instead of a
         # Python step per distinct word.
         return any(lit in low for lit in self.prefixes) or any(lit in low for lit in self.literals)
+
+
+def _holds_any(text: Any, needles: Iterable[Any]) -> bool:
+    """``any(n in text for n in needles)``. A generator expression in a compiled method makes a
+    closure, which moves every local of the method to a heap object: the per-hit methods that
+    had one (``_normed``, ``_passwords``) ran their whole body slower for it; here, it costs only
+    this call."""
+    return any(n in text for n in needles)
+
+
+def _any_holds(texts: Iterable[str], needle: str) -> bool:
+    """``any(needle in t for t in texts)`` (see :func:`_holds_any`)."""
+    return any(needle in t for t in texts)
 
 
 def _norm_label(text: str) -> str:
@@ -838,8 +852,11 @@ def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -
     valid_month: cython.bint
     c: cython.Py_UCS4
     ok: cython.bint
-    starts = [0, 0, 0, 0, 0, 0]
-    widths = (2, 2, 2, 3, 3)  # yy, mm, department, commune, order
+    # where each item starts (sex, year, month, department, commune, order), and its width
+    starts = cython.declare(cython.Py_ssize_t[6])
+    widths = cython.declare(cython.Py_ssize_t[6])
+    for g in range(6):
+        widths[g] = (1, 2, 2, 2, 3, 3)[g]
     with cython.boundscheck(False), cython.wraparound(False):  # every index is checked against n
         while p < n:
             c = text[p]
@@ -851,7 +868,7 @@ def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -
             for g in range(5):
                 if i < n and text[i] in " .-":
                     i += 1
-                k = widths[g]
+                k = widths[g + 1]
                 if i + k > n:
                     ok = False
                     break
@@ -894,7 +911,7 @@ def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -
             ascii = True
             m = 0
             for g in range(6):
-                for t in range(1 if g == 0 else 2 if g < 4 else 3):
+                for t in range(widths[g]):
                     o = ord(text[starts[g] + t])
                     ascii = ascii and o < 128
                     if corsica and m == 5:
@@ -909,8 +926,10 @@ def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -
             key0 = ord(text[k])
             key1 = ord(text[k + 1])
             if not (ascii and key0 < 128 and key1 < 128):
-                yy, mm, dept = (text[starts[g] : starts[g] + 2] for g in (1, 2, 3))
-                commune, order = text[starts[4] : starts[4] + 3], text[starts[5] : starts[5] + 3]
+                # (no generator here: a closure would move this function's C locals into a heap scope)
+                yy, mm = text[starts[1] : starts[1] + 2], text[starts[2] : starts[2] + 2]
+                dept, commune = text[starts[3] : starts[3] + 2], text[starts[4] : starts[4] + 3]
+                order = text[starts[5] : starts[5] + 3]
                 out.append((p, i, _nir_value(text[p], yy, mm, dept, commune, order, text[k:i])))
                 p = i
                 continue
@@ -1230,7 +1249,7 @@ class Detector:
             a = 0
         if self._norm is None:
             raw = self._lowb  # set for Latin-1 text only: its lowered bytes, one per character
-            usable = raw is not None and not any(c in raw for c in _NORM_MULTI)
+            usable = raw is not None and not _holds_any(raw, _NORM_MULTI)
             self._norm = raw.translate(_NORM_LATIN1).decode("latin-1") if usable and raw is not None else ""
         if len(self._norm) == len(text):  # normalised character for character
             return self._norm[a:b]
@@ -1695,10 +1714,10 @@ class Detector:
         out = []
         for s, e in cands:
             value = text[s:e].strip()
-            if not value or _PLACEHOLDER.match(value) or _HASHED.match(value) or any(c in value for c in "([{$%"):
+            if not value or _PLACEHOLDER.match(value) or _HASHED.match(value) or _holds_any(value, "([{$%"):
                 continue
             around = self._normed(text, s - 200, s)
-            conf = 0.95 if _PORTAL.search(around) or (table and any("patient" in h for h in table.header)) else 0.8
+            conf = 0.95 if _PORTAL.search(around) or (table and _any_holds(table.header, "patient")) else 0.8
             out.append(Hit(s, e, "portal_password", conf, "********", value))
         return out
 
