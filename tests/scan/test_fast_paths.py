@@ -403,3 +403,26 @@ def test_date_search_equals_the_regex_search(parts: list[str], pos: int, endpos:
     text = "".join(parts)
     ours, theirs = d._date_search(text, pos, endpos), d.DATE_RE.search(text, pos, endpos)
     assert (ours.span() if ours else None) == (theirs.span() if theirs else None), (text, pos, endpos)
+
+
+def test_excerpts_are_made_for_listed_hits_only_and_as_before() -> None:
+    """``scan(finished=False)`` leaves the masks of the frequent kinds to :func:`finish` (called
+    by the engine for listed hits); what it makes is what the detectors made before."""
+    text = (
+        "Date de naissance : 12/03/1975\nNIR 1 54 05 69 679 999 51\nVIH séropositif\n"
+        "tél +33 6 12 34 56 78\nJean.Dupont@Sante.FR\n"
+    )
+    hits = sorted(d.Detector().scan(text, finished=False), key=lambda h: h.start)
+    assert all(h.excerpt is None for h in hits)
+    made = [(h.kind, d.finish(h), h.value, h.detail) for h in hits]
+    assert made == [
+        ("birth_date", "**/**/19**", "12031975", ""),
+        ("nir", "1 54 05 ** *** *** **", "154056967999951", ""),
+        ("clinical_term", "vih", "vih", "hiv"),
+        ("clinical_term", "séropositif", "séropositif", "hiv"),
+        ("phone_fr", "06 ** ** ** **", "0612345678", ""),
+        ("email", "J***@S***.FR", "jean.dupont@sante.fr", ""),
+    ]
+    assert [d.finish(h) for h in hits] == [m[1] for m in made]  # made once: the same again
+    finished = sorted(d.Detector().scan(text), key=lambda h: h.start)
+    assert [(h.kind, h.excerpt, h.value, h.detail) for h in finished] == made

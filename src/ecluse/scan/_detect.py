@@ -35,7 +35,7 @@ from ecluse.scan._lexicon import (
     SENSITIVE_LOINC,
 )
 
-__all__ = ["Detector", "Hit", "nir_key_ok", "strip_accents", "table_needs_whole_text"]
+__all__ = ["Detector", "Hit", "finish", "nir_key_ok", "strip_accents", "table_needs_whole_text"]
 
 IDENTITY_KINDS = frozenset({"nir", "ins", "vitale", "birth_date", "listed_term", "email", "phone_fr"})
 
@@ -47,10 +47,47 @@ class Hit:
     end: int
     kind: str
     confidence: float
-    excerpt: str
+    excerpt: str | None
+    """The masked excerpt; ``None`` until :func:`finish` makes it (and ``value``, ``detail``)."""
     value: str
     """Normalised value, used only for the keyed fingerprint; never leaves the scanner."""
     detail: str = ""
+
+
+def finish(h: Hit) -> str:
+    """The masked excerpt of ``h``, made now (with its normalised value and detail) if its
+    detector left it to make (``excerpt`` ``None``, ``value`` the matched text): NIR and INS,
+    phone numbers, e-mail addresses, birth dates, clinical terms. On a patient export most hits
+    are past ``max_findings_per_kind`` and only counted: their masks were made for nothing."""
+    if h.excerpt is not None:
+        return h.excerpt
+    kind = h.kind
+    value = h.value
+    if kind == "nir" or kind == "ins":
+        excerpt = _mask_nir(value)
+    elif kind == "phone_fr":
+        # A PHONE_RE match holds digits and " .-+()": without those, what ``\\D`` removed.
+        digits = value if value.isdigit() else value.translate(_PHONE_PUNCTUATION)
+        h.value = national = "0" + digits[-9:]
+        excerpt = _mask_phone(national)
+    elif kind == "email":
+        excerpt = _mask_email(value)
+        h.value = value.lower()
+    elif kind == "birth_date":
+        # Every span is a ``_DATE`` match (or 8 digits of one): digits (``\\d``, i.e. Unicode
+        # decimals) and "/", "." or "-" between them. The year is its first or last 4 characters;
+        # the same as ``_YEAR.search`` on them, and ``re.sub(r"\\D", "", value)``, without a regex.
+        year = value[-4:] if value[2] in "/.-" else value[:4]
+        century = year[:2] if year[:2] in ("19", "20") and year[2:].isdecimal() else "**"
+        excerpt = f"**/**/{century}**"
+        h.value = value.translate(_DATE_SEPS) if not value.isdecimal() else value
+    elif kind == "clinical_term":
+        excerpt = h.value = value.lower()
+        h.detail = _clin_category(value)
+    else:  # pragma: no cover - every detector that defers is above
+        raise ValueError(f"no excerpt for a {kind} hit")
+    h.excerpt = excerpt
+    return excerpt
 
 
 def _in_text_order(hits: list[Hit]) -> list[Hit]:
@@ -1359,8 +1396,12 @@ class Detector:
         only: frozenset[str] | None = None,
         tags: frozenset[str] | None = None,
         word_starts: Callable[[bytes], dict[str, list[int]]] | None = None,
+        finished: bool = True,
     ) -> list[Hit]:
         """Every hit in ``text``, whatever its confidence. ``table`` carries a header across chunks.
+
+        ``finished=False`` leaves some hits' excerpts to make (:func:`finish`): for a caller that
+        lists only some of the hits and counts the others.
 
         ``word_starts`` (``Prefilter.word_starts``), given the lowered Latin-1 bytes of the text,
         says where the lexicon searches may match: they are tried there only (same matches).
@@ -1421,6 +1462,9 @@ class Detector:
             for m in self._listed.finditer(text):
                 hits.append(Hit(m.start(), m.end(), "listed_term", 0.9, "********", m.group(0).casefold()))
         hits += self._clinical(text, hits, words="clinical" in run)
+        if finished:
+            for h in hits:
+                finish(h)
         return hits
 
     def _nir(self, text: str, table: Table | None) -> list[Hit]:
@@ -1440,10 +1484,9 @@ class Detector:
                 col.append(value is not None)
                 if value is None:
                     continue
-                mask = _mask_nir(value)
                 if oids and self._near_oid(text, start, oids):
                     # above the density floor whatever ``how`` says
-                    found.append((Hit(start, end, "ins", 0.99, mask, value), "", label))
+                    found.append((Hit(start, end, "ins", 0.99, None, value), "", label))
                     continue
                 # What :meth:`_how` says, the window read only where the confidence needs it.
                 how: str | None = None
@@ -1466,7 +1509,7 @@ class Detector:
                         conf = 0.7
                     else:
                         conf = 0.4
-                found.append((Hit(start, end, "nir", conf, mask, value), how, label))
+                found.append((Hit(start, end, "nir", conf, None, value), how, label))
         dense = {lab for lab, col in shapes.items() if len(col) >= 3 and sum(col) >= 0.9 * len(col)}
         out = []
         for hit, how, label in found:
@@ -1515,10 +1558,7 @@ class Detector:
             else:
                 # any of " .-+" (a "(0)" comes only after a "+")
                 conf = 0.4 if raw.isdigit() else 0.7
-            # A PHONE_RE match holds digits and " .-+()": without those, what ``\D`` removed.
-            digits = raw if raw.isdigit() else raw.translate(_PHONE_PUNCTUATION)
-            national = "0" + digits[-9:]
-            out.append(Hit(start, end, "phone_fr", conf, _mask_phone(national), national))
+            out.append(Hit(start, end, "phone_fr", conf, None, raw))  # masked by :func:`finish`
         return out
 
     def _emails(self, text: str, table: Table | None) -> list[Hit]:
@@ -1544,7 +1584,7 @@ class Detector:
                     conf = 0.9
                 else:
                     conf = 0.75
-            out.append(Hit(start, end, "email", conf, _mask_email(value), value.lower()))
+            out.append(Hit(start, end, "email", conf, None, value))  # masked by :func:`finish`
         return out
 
     def _phone_matches(self, text: str) -> list[re.Match[str]]:
@@ -1641,17 +1681,8 @@ class Detector:
         if text.startswith("H|") or self._may_hold(b"p", text, "\nP|", tag="hprim_p"):
             for m in _line_matches(text, HPRIM_P_DOB, "P|"):
                 spans[m.start(1)] = (m.end(1), 0.9)
-        out = []
-        for s, (e, conf) in spans.items():
-            value = text[s:e]
-            # Every span is a ``_DATE`` match (or 8 digits of one): digits (``\d``, i.e. Unicode
-            # decimals) and "/", "." or "-" between them. The year is its first or last 4 characters;
-            # the same as ``_YEAR.search`` on them, and ``re.sub(r"\D", "", value)``, without a regex.
-            year = value[-4:] if value[2] in "/.-" else value[:4]
-            century = year[:2] if year[:2] in ("19", "20") and year[2:].isdecimal() else "**"
-            digits = value.translate(_DATE_SEPS) if not value.isdecimal() else value
-            out.append(Hit(s, e, "birth_date", conf, f"**/**/{century}**", digits))
-        return out
+        # masked by :func:`finish`
+        return [Hit(s, e, "birth_date", conf, None, text[s:e]) for s, (e, conf) in spans.items()]
 
     def _blood(self, text: str, table: Table | None) -> list[Hit]:
         out: dict[int, Hit] = {}
@@ -1752,6 +1783,5 @@ class Detector:
                 conf = 0.75
             else:
                 conf = 0.35
-            low = term.lower()
-            out.append(Hit(start, end, "clinical_term", conf, low, low, _clin_category(term)))
+            out.append(Hit(start, end, "clinical_term", conf, None, term))  # made by :func:`finish`
         return out

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO, cast
 
 from ecluse.errors import ScanError
 from ecluse.scan import _sources as src
-from ecluse.scan._detect import Detector, Hit, Table, order_and_cap, sniff_table, table_needs_whole_text
+from ecluse.scan._detect import Detector, Hit, Table, finish, order_and_cap, sniff_table, table_needs_whole_text
 from ecluse.scan._model import Finding, ProtectedFile, ScanLimits, ScanReport, Skipped
 from ecluse.scan._prefilter import Prefilter, latin1_view
 from ecluse.scan._prefilter import available as prefilter_available
@@ -183,13 +183,12 @@ class _Scanner:
                 ls = k + 1
             pos = h.start
             col = h.start - ls + 1
+            excerpt = finish(h)  # made here, for the listed hits only (then ``value`` is normalised)
             fp = ""
             if self.key is not None:
                 msg = "\0".join((h.kind, file, member or "", h.value)).encode("utf-8", "surrogatepass")
                 fp = hmac.new(self.key, msg, hashlib.sha256).hexdigest()[:32]
-            findings.append(
-                _finding(file, h.kind, round(h.confidence, 3), h.excerpt, line, col, member, h.detail, fp)
-            )
+            findings.append(_finding(file, h.kind, round(h.confidence, 3), excerpt, line, col, member, h.detail, fp))
         return line - line_base, pos
 
     def _scan_text(
@@ -229,6 +228,7 @@ class _Scanner:
                         only=ex.groups,
                         tags=ex.tags,
                         word_starts=self.prefilter.word_starts,
+                        finished=False,  # excerpts made in _emit, for the listed hits only
                     )
                     for h in hits:
                         start = ex.original(h.start)
@@ -248,6 +248,7 @@ class _Scanner:
             only=only,
             tags=tags,
             word_starts=self.prefilter.word_starts if only is not None and self.prefilter is not None else None,
+            finished=False,
         )
         return self._emit(file, member, text, hits, line_base)
 
