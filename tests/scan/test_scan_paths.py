@@ -301,3 +301,25 @@ def test_findings_travel_from_worker_processes_unchanged(tmp_path: Path) -> None
     assert sent.findings == direct.findings
     assert all(type(f) is Finding for f in sent.findings)
     assert (sent.files_scanned, sent.bytes_scanned) == (direct.files_scanned, direct.bytes_scanned)
+
+
+def test_rows_of_a_worker_are_its_findings(tmp_path: Path) -> None:
+    """A worker process's findings travel as rows made by the scanner (``_Scanner.rows``): the
+    same findings, in the same order, as the ``Finding`` objects made in this process."""
+    import zipfile
+
+    from ecluse.scan import _engine
+    from ecluse.scan._model import ScanLimits
+    from ecluse.scan.corpus import generate
+
+    generate(tmp_path / "c", patients=40)
+    with zipfile.ZipFile(tmp_path / "c" / "a.zip", "w") as z:
+        for p in sorted((tmp_path / "c").rglob("*.csv"))[:2]:
+            z.write(p, f"in/{p.name}")
+    files = sorted(str(p) for p in (tmp_path / "c").rglob("*") if p.is_file())
+    task = (files, 0.0, ScanLimits(max_findings_per_kind=7), (), None, None)
+    rows: list[_engine._Row] = []
+    _engine._scan_task(task, rows)
+    made = _engine._scan_task(task).findings
+    assert len(made) > 50 and any(f.member for f in made)
+    assert [_engine._finding(*r) for r in rows] == made
