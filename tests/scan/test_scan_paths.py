@@ -323,3 +323,26 @@ def test_rows_of_a_worker_are_its_findings(tmp_path: Path) -> None:
     made = _engine._scan_task(task).findings
     assert len(made) > 50 and any(f.member for f in made)
     assert [_engine._finding(*r) for r in rows] == made
+
+
+def test_file_names_are_those_of_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk gives each file as ``str(Path(dirpath, name))`` gave it, whatever the root."""
+    import os
+
+    from ecluse.scan._engine import _file_names
+    from ecluse.scan._model import ScanReport
+
+    for rel in ("a.txt", "d/b.txt", "d/e/c.txt", ".hidden/x"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    monkeypatch.chdir(tmp_path)
+    for root in (Path("."), Path("d"), Path("./d/"), tmp_path, Path(f"{tmp_path}//d/"), tmp_path / "a.txt"):
+        expected = []
+        if root.is_file():
+            expected = [str(root)]
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            expected += [str(Path(dirpath, n)) for n in sorted(filenames)]
+        assert list(_file_names([root], ScanReport())) == expected, root
+    names = list(_file_names([Path(".")], ScanReport()))
+    assert names == ["a.txt", ".hidden/x", "d/b.txt", "d/e/c.txt"]  # no "./" before them
