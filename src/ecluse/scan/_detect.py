@@ -67,7 +67,8 @@ def finish(h: Hit) -> str:
         excerpt = _mask_nir(value)
     elif kind == "phone_fr":
         # A PHONE_RE match holds digits and " .-+()": without those, what ``\\D`` removed.
-        digits = value if value.isdigit() else value.translate(_PHONE_PUNCTUATION)
+        # (``str.replace`` six times: ``str.translate`` with a dict took 0.6 microseconds)
+        digits = value if value.isdigit() else _without(value, " .-+()")
         h.value = national = "0" + digits[-9:]
         excerpt = _mask_phone(national)
     elif kind == "email":
@@ -80,7 +81,7 @@ def finish(h: Hit) -> str:
         year = value[-4:] if value[2] in "/.-" else value[:4]
         century = year[:2] if year[:2] in ("19", "20") and year[2:].isdecimal() else "**"
         excerpt = f"**/**/{century}**"
-        h.value = value.translate(_DATE_SEPS) if not value.isdecimal() else value
+        h.value = value if value.isdecimal() else _without(value, "/.-")
     elif kind == "clinical_term":
         excerpt = h.value = value.lower()
         h.detail = _clin_category(value)
@@ -802,9 +803,15 @@ _LATIN1_LOWER = bytes(ord(chr(i).lower()) for i in range(256))
 # The lengths of the listed LOINC codes, looked up before each place where one may end (_loinc_ends).
 _LOINC_LENGTHS = sorted({len(c) for c in SENSITIVE_LOINC}, reverse=True)
 _ROLE_RE = re.compile("(?:" + "|".join(re.escape(r) for r in ROLE_MAILBOXES) + r")(?:[._\-]|\Z)")
-_PHONE_PUNCTUATION = {ord(c): None for c in " .-+()"}
 _YEAR = re.compile(r"(?:19|20)\d\d")
-_DATE_SEPS = {ord("/"): None, ord("."): None, ord("-"): None}
+
+
+def _without(text: str, chars: str) -> str:
+    """``text`` without any of ``chars`` (``str.translate`` with a deleting table, faster)."""
+    for c in chars:
+        if c in text:
+            text = text.replace(c, "")
+    return text
 
 
 def _runs(
