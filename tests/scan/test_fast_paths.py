@@ -269,7 +269,10 @@ def test_loinc_ends_equal_the_digit_map_search(pieces: list[str]) -> None:
 
 
 # ------------------------------------------------------------ HL7 / HPRIM birth dates (line starts by find)
-_SEG_PIECES = ["PID|", "P|", "|", "\n", "\r", "19651106", "20011231", "1965110", "^", "x", "é", "PID", "MSH|", "||||||"]
+_SEG_PIECES = [
+    "PID|", "P|", "|", "\n", "\r", "19651106", "20011231", "1965110", "^", "x", "é", "PID", "MSH|", "||||||",
+    "19\u0665\u0665\u0661\u0661\u0660\u0666", "21651106", "1|2|3|4|5|", "2",
+]
 
 
 @settings(max_examples=800, deadline=None)
@@ -277,6 +280,7 @@ _SEG_PIECES = ["PID|", "P|", "|", "\n", "\r", "19651106", "20011231", "1965110",
 def test_line_matches_equal_finditer(text: str) -> None:
     for rx, head in ((d.HL7_PID_DOB, "PID|"), (d.HPRIM_P_DOB, "P|")):
         assert [m.span(1) for m in d._line_matches(text, rx, head)] == [m.span(1) for m in rx.finditer(text)]
+        assert d._segment_dates(text, head) == [m.span(1) for m in rx.finditer(text)]
 
 
 def test_line_matches_find_segment_birth_dates() -> None:
@@ -286,8 +290,31 @@ def test_line_matches_find_segment_birth_dates() -> None:
     )
     for rx, head, n in ((d.HL7_PID_DOB, "PID|", 1), (d.HPRIM_P_DOB, "P|", 1)):
         found = [m.span(1) for m in d._line_matches(text, rx, head)]
-        assert found == [m.span(1) for m in rx.finditer(text)]
+        assert found == [m.span(1) for m in rx.finditer(text)] == d._segment_dates(text, head)
         assert len(found) == n
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("PID|1|2|3|4|5|6|19651106^x\n", 1),  # "^" after the date
+        ("PID|1|2|3|4|5|6|19651106|\nPID|1|2|3|4|5|6|20011231\n", 2),
+        ("PID|1|2|3|4|5|6|196511\u00b26|\n", 0),  # "²" is a digit, not a decimal
+        ("PID|1|2|3|4|5|6|19\u0665\u0665\u0661\u0661\u0660\u0666|", 1),  # Arabic-Indic decimals
+        ("PID|1|2|3|4|5|6|19651106", 0),  # nothing after it
+        ("PID|1|2|3|4|5\n|6|19651106|", 0),  # a line feed in the fields
+        ("xPID|1|2|3|4|5|6|19651106|", 0),  # not at a line start
+        ("PID|1|2|3|4|5|6|18651106|", 0),
+        ("PID|||||||19651106|", 1),  # six empty fields
+        ("PID||||||||19651106|", 0),  # seven
+    ],
+)
+def test_segment_dates_examples(text: str, found: int) -> None:
+    spans = [m.span(1) for m in d.HL7_PID_DOB.finditer(text)]
+    assert d._segment_dates(text, "PID|") == spans
+    assert len(spans) == found
+    hprim = text.replace("PID|", "P|")
+    assert d._segment_dates(hprim, "P|") == [m.span(1) for m in d.HPRIM_P_DOB.finditer(hprim)]
 
 
 # ------------------------------------------------------------ ordering and capping hits (typed)
