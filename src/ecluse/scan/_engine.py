@@ -645,8 +645,8 @@ def _finding_order(f: Finding) -> tuple[str, str, int, int, str]:
     return (f.file, f.member or "", f.line or 0, f.column or 0, f.kind)
 
 
-def _row_order(r: _Row) -> tuple[str, str, int, int, str]:
-    """:func:`_finding_order` of the finding a row (``_Row``) stands for."""
+def _row_order(r: tuple[Any, ...]) -> tuple[str, str, int, int, str]:
+    """:func:`_finding_order` of the finding a row (a ``_Row``) stands for."""
     return (r[0], r[6] or "", r[4] or 0, r[5] or 0, r[1])
 
 
