@@ -77,7 +77,7 @@ def finish(h: Hit) -> str:
     elif kind == "birth_date":
         # Every span is a ``_DATE`` match (or 8 digits of one): digits (``\\d``, i.e. Unicode
         # decimals) and "/", "." or "-" between them. The year is its first or last 4 characters;
-        # the same as ``_YEAR.search`` on them, and ``re.sub(r"\\D", "", value)``, without a regex.
+        # the same as a search of ``(?:19|20)\\d\\d`` in them, and ``re.sub(r"\\D", "", value)``, without a regex.
         year = value[-4:] if value[2] in "/.-" else value[:4]
         century = year[:2] if year[:2] in ("19", "20") and year[2:].isdecimal() else "**"
         excerpt = f"**/**/{century}**"
@@ -846,7 +846,6 @@ _LATIN1_LOWER = bytes(ord(chr(i).lower()) for i in range(256))
 # The lengths of the listed LOINC codes, looked up before each place where one may end (_loinc_ends).
 _LOINC_LENGTHS = sorted({len(c) for c in SENSITIVE_LOINC}, reverse=True)
 _ROLE_RE = re.compile("(?:" + "|".join(re.escape(r) for r in ROLE_MAILBOXES) + r")(?:[._\-]|\Z)")
-_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 def _without(text: str, chars: str) -> str:
