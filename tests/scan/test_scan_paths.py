@@ -304,8 +304,8 @@ def test_findings_travel_from_worker_processes_unchanged(tmp_path: Path) -> None
 
 
 def test_rows_of_a_worker_are_its_findings(tmp_path: Path) -> None:
-    """A worker process's findings travel as rows made by the scanner (``_Scanner.rows``): the
-    same findings, in the same order, as the ``Finding`` objects made in this process."""
+    """A task's findings are made as rows by the scanner (``_Scanner.rows``), sorted: the same
+    findings, in the report's order, as the ``Finding`` objects the scanner makes without rows."""
     import zipfile
 
     from ecluse.scan import _engine
@@ -317,10 +317,12 @@ def test_rows_of_a_worker_are_its_findings(tmp_path: Path) -> None:
         for p in sorted((tmp_path / "c").rglob("*.csv"))[:2]:
             z.write(p, f"in/{p.name}")
     files = sorted(str(p) for p in (tmp_path / "c").rglob("*") if p.is_file())
-    task = (files, 0.0, ScanLimits(max_findings_per_kind=7), (), None, None)
-    rows: list[_engine._Row] = []
-    _engine._scan_task(task, rows)
-    made = _engine._scan_task(task).findings
+    limits = ScanLimits(max_findings_per_kind=7)
+    _, rows = _engine._packed_worker((files, 0.0, limits, (), None, None))
+    scanner = _engine._Scanner(min_confidence=0.0, limits=limits, extra_terms=(), fingerprint_key=None)
+    for f in files:
+        scanner.scan_file(f)
+    made = sorted(scanner.report.findings, key=lambda f: (f.file, f.member or "", f.line or 0, f.column or 0, f.kind))
     assert len(made) > 50 and any(f.member for f in made)
     assert [_engine._finding(*r) for r in rows] == made
 

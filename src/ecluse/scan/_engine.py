@@ -645,13 +645,9 @@ def _reuse_large_blocks() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
 
 
-def _finding_order(f: Finding) -> tuple[str, str, int, int, str]:
-    """The order of a report's findings: file, archive member, line, column, kind."""
-    return (f.file, f.member or "", f.line or 0, f.column or 0, f.kind)
-
-
 def _row_order(r: tuple[Any, ...]) -> tuple[str, str, int, int, str]:
-    """:func:`_finding_order` of the finding a row (a ``_Row``) stands for."""
+    """The order of a report's findings, on the rows (``_Row``) they are made from: file, archive
+    member, line, column, kind."""
     return (r[0], r[6] or "", r[4] or 0, r[5] or 0, r[1])
 
 
@@ -660,50 +656,40 @@ _BY_FILE = attrgetter("file")
 
 _Task = tuple[list[str], float, ScanLimits, tuple[str, ...], bytes | None, Path | None]
 #: A finding as a tuple of its fields, in the order of the dataclass, which ``_finding`` takes
-#: (``test_rows_follow_the_fields_of_a_finding``).
+#: (``test_finding_shortcut_equals_the_dataclass``, ``test_rows_of_a_worker_are_its_findings``).
 _Row = tuple[str, str, float, str, int | None, int | None, str | None, str, str]
 
 
-def _scan_task(args: _Task, rows: list[_Row] | None = None) -> ScanReport:
-    """Scan one task's files; the findings sorted (see the end of ``scan_paths``), in the report,
-    or in ``rows`` if given (see ``_Scanner.rows``)."""
+def _packed_worker(args: _Task) -> tuple[ScanReport, list[_Row]]:
+    """Scan one task's files: the report without its findings, and the findings as tuples of
+    their fields (``_Scanner.rows``), sorted (see the end of ``scan_paths``). In another process,
+    these are what is pickled: pickling each ``Finding`` (``__reduce__``, then the dataclass's
+    interpreted ``__init__`` to unpickle it) took 0.64 s in the workers and 0.93 s in the parent for
+    the 288,000 listed findings of the 1 GB corpus; tuples, 0.26 and 0.83 with :func:`_unpacked`;
+    and a ``Finding`` made in the worker only to be taken apart cost about 8,000 instructions."""
     files, min_confidence, limits, terms, key, cache_dir = args
     scanner = _Scanner(
         min_confidence=min_confidence, limits=limits, extra_terms=terms, fingerprint_key=key, cache_dir=cache_dir
     )
+    rows: list[_Row] = []
     scanner.rows = rows
     with _rare_gc():
         for f in files:
             scanner.scan_file(f)
-        # Sorted here, in the worker processes, side by side (see the end of ``scan_paths``).
-        if rows is not None:
-            rows.sort(key=_row_order)
-        else:
-            scanner.report.findings.sort(key=_finding_order)
-    return scanner.report
-
-
-def _worker(args: _Task) -> ScanReport:
-    """Scan one task's files in this process (see :func:`_scan_task`)."""
-    return _scan_task(args)
-
-
-def _packed_worker(args: _Task) -> tuple[ScanReport, list[_Row]]:
-    """:func:`_worker` for another process: the findings travel as tuples of their fields, the
-    report without them. Pickling each ``Finding`` (``__reduce__``, then the dataclass's
-    interpreted ``__init__`` to unpickle it) took 0.64 s in the workers and 0.93 s in the parent
-    for the 288,000 listed findings of the 1 GB corpus; tuples, 0.26 and 0.83 with
-    :func:`_unpacked`. The rows are made by the scanner itself (``_Scanner.rows``): a ``Finding``
-    made in the worker only to be taken apart cost about 8,000 instructions."""
-    rows: list[_Row] = []
-    return _scan_task(args, rows), rows
+        rows.sort(key=_row_order)  # here, in the worker processes, side by side
+    return scanner.report, rows
 
 
 def _unpacked(packed: tuple[ScanReport, list[_Row]]) -> ScanReport:
-    """The report :func:`_packed_worker` sent, its findings rebuilt."""
+    """The report :func:`_packed_worker` gave, its findings rebuilt."""
     report, rows = packed
     report.findings = [_finding(*row) for row in rows]
     return report
+
+
+def _worker(args: _Task) -> ScanReport:
+    """Scan one task's files in this process (:func:`_packed_worker`, its findings rebuilt)."""
+    return _unpacked(_packed_worker(args))
 
 
 def scan_paths(
@@ -771,8 +757,8 @@ def scan_paths(
             # scan_paths with one worker (close's residual check, a long-running service) keeps its own.
             with _rare_gc(), ProcessPoolExecutor(max_workers=workers, initializer=_reuse_large_blocks) as pool:
                 _merge(report, map(_unpacked, pool.map(_packed_worker, tasks)), weights, total, progress)
-    # Each task's findings come sorted (``_worker``) and a file is in one task only: a stable sort by
-    # file alone gives the order of ``_finding_order`` over all of them. The sort by the whole key
+    # Each task's findings come sorted (``_packed_worker``) and a file is in one task only: a stable
+    # sort by file alone gives the order of ``_row_order`` over all of them. The sort by the whole key
     # took 0.65 s for the 288,000 findings of the 1 GB benchmark corpus, in this process, after
     # the workers had finished.
     report.findings.sort(key=_BY_FILE)
