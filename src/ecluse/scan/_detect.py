@@ -338,11 +338,6 @@ def _holds_any(text: Any, needles: Iterable[Any]) -> bool:
     return any(n in text for n in needles)
 
 
-def _any_holds(texts: Iterable[str], needle: str) -> bool:
-    """``any(needle in t for t in texts)`` (see :func:`_holds_any`)."""
-    return any(needle in t for t in texts)
-
-
 def _norm_label(text: str) -> str:
     return strip_accents(text.lower()).replace("_", " ").replace("-", " ")
 
@@ -893,18 +888,16 @@ def _runs(
 _NirMatch = tuple[int, int, str | None]
 
 
+def _month_ok(month: int) -> bool:
+    """A NIR's month: 1-12, 20-42 or 50-99 (the others are not issued)."""
+    return 1 <= month <= 12 or 20 <= month <= 42 or month >= 50
+
+
 def _nir_value(s: str, yy: str, mm: str, dept: str, commune: str, order: str, key: str) -> str | None:
     """The 13 digits and the key of a NIR shape (the department in upper case) if its month and
-    key are valid (2A read as 19, 2B as 18, as :func:`nir_key_ok`), else ``None``."""
-    month = int(mm)
-    if not (1 <= month <= 12 or 20 <= month <= 42 or month >= 50):
-        return None
-    if dept.isdigit():
-        n13 = number = s + yy + mm + dept + commune + order
-    else:  # Corsica
-        n13 = s + yy + mm + dept.upper() + commune + order
-        number = s + yy + mm + ("19" if dept in "2A2a" else "18") + commune + order
-    return n13 + key if 97 - int(number) % 97 == int(key) else None
+    key (:func:`nir_key_ok`) are valid, else ``None``."""
+    n13 = s + yy + mm + dept.upper() + commune + order
+    return n13 + key if _month_ok(int(mm)) and nir_key_ok(n13, key) else None
 
 
 def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -> list[_NirMatch]:
@@ -935,7 +928,6 @@ def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -
     number: cython.longlong
     corsica: cython.bint
     ascii: cython.bint
-    valid_month: cython.bint
     c: cython.Py_UCS4
     ok: cython.bint
     # where each item starts (sex, year, month, department, commune, order), and its width
@@ -1020,8 +1012,7 @@ def _nir_matches(text: str, pos: cython.Py_ssize_t, endpos: cython.Py_ssize_t) -
                 p = i
                 continue
             month = (value[3] - 48) * 10 + value[4] - 48
-            valid_month = 1 <= month <= 12 or 20 <= month <= 42 or month >= 50
-            if valid_month and 97 - number % 97 == (key0 - 48) * 10 + key1 - 48:
+            if _month_ok(month) and 97 - number % 97 == (key0 - 48) * 10 + key1 - 48:
                 value[13] = key0
                 value[14] = key1
                 out.append((p, i, value.decode("ascii")))
@@ -1792,12 +1783,14 @@ class Detector:
                     q = 1 if e - a >= 2 and text[a] == '"' and text[e - 1] == '"' else 0
                     cands.append((a + q, e - q))
         out = []
+        # a table of patients (a header naming them): decided once, not for each value ("patient"
+        # holds no tab, so it is in a cell exactly when it is in the cells joined by tabs)
+        patients = table is not None and "patient" in "\t".join(table.header)
         for s, e in cands:
             value = text[s:e].strip()
             if not value or _PLACEHOLDER.match(value) or _HASHED.match(value) or _holds_any(value, "([{$%"):
                 continue
-            around = self._normed(text, s - 200, s)
-            conf = 0.95 if _PORTAL.search(around) or (table and _any_holds(table.header, "patient")) else 0.8
+            conf = 0.95 if patients or _PORTAL.search(self._normed(text, s - 200, s)) else 0.8
             out.append(Hit(s, e, "portal_password", conf, "********", value))
         return out
 
